@@ -1,0 +1,39 @@
+# Two commands: `make run` (default pipeline) and `make test` (full test suite).
+# Both create .venv if it is missing and install what they need into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+
+.PHONY: run test lint report clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps record what was installed; they are rebuilt when pyproject.toml changes.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# imagecorruptions (test reference only) is installed without its dependencies: it requires the GUI
+# build of OpenCV, which would put a second cv2 next to opencv-python-headless.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps imagecorruptions==1.1.2
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/snakemake --lint
+
+report: $(VENV)/.installed
+	$(BIN)/snakemake --report results/report.html
+
+clean:
+	rm -rf results .snakemake
