@@ -1,0 +1,84 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from camsweep import io
+from camsweep.data import ImageSet, load_split, save_split
+
+
+def test_npz_is_byte_reproducible_and_keeps_provenance(tmp_path):
+    arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "ids": np.array(["x", "y"])}
+    io.save_npz(tmp_path / "one.npz", arrays, {"seed": 1})
+    os.utime(tmp_path / "one.npz", (0, 0))
+    io.save_npz(tmp_path / "two.npz", arrays, {"seed": 1})
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
+    loaded, meta = io.load_npz(tmp_path / "one.npz")
+    assert meta == {"seed": 1}
+    np.testing.assert_array_equal(loaded["a"], arrays["a"])
+    assert loaded["ids"].tolist() == ["x", "y"]
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_archive_names_the_file(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="broken.npz: not a readable .npz"):
+        io.load_npz(path)
+
+
+def test_parquet_provenance_round_trip(tmp_path):
+    io.save_parquet(tmp_path / "t.parquet", pd.DataFrame({"x": [1, 2]}), {"k": "v"})
+    assert io.load_parquet_meta(tmp_path / "t.parquet") == {"k": "v"}
+
+
+def make_split(**changes):
+    masks = np.zeros((2, 32, 32), bool)
+    masks[0, 3:5, 4:9] = True
+    masks[1, 10, 10] = True
+    fields = dict(
+        images=np.zeros((2, 32, 32, 3), np.uint8), labels=np.array([0, 1]), ids=np.array(["a", "b"]),
+        class_names=("cat", "dog"), masks=masks, boxes=np.array([[4, 3, 8, 4], [10, 10, 10, 10]], np.int32),
+    )
+    fields.update(changes)
+    return ImageSet(**fields)
+
+
+def test_split_round_trip(tmp_path):
+    split = make_split()
+    save_split(tmp_path / "s.npz", split)
+    loaded = load_split(tmp_path / "s.npz")
+    assert loaded.class_names == ("cat", "dog") and loaded.ids.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(loaded.boxes, split.boxes)
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"labels": np.array([0, 2])}, r"label 2 is outside the class list \['cat', 'dog'\]"),
+        ({"masks": np.zeros((2, 16, 16), bool)}, "masks must be bool"),
+        ({"boxes": np.array([[4, 3, 8, 4], [0, 0, 1, 1]], np.int32)}, "box of image b is"),
+        ({"images": np.zeros((2, 32, 32), np.uint8)}, "images must be uint8"),
+        ({"ids": np.array(["a", "a"])}, "not unique"),
+    ],
+)
+def test_inconsistent_splits_are_rejected(changes, message):
+    with pytest.raises(ValueError, match=message):
+        make_split(**changes)
+
+
+def test_loading_an_inconsistent_file_names_it(tmp_path):
+    path = tmp_path / "bad.npz"
+    io.save_npz(path, {"images": np.zeros((1, 32, 32, 3), np.uint8), "labels": np.array([5]),
+                       "ids": np.array(["a"]), "class_names": np.array(["x", "y"])})
+    with pytest.raises(ValueError, match="bad.npz: label 5 is outside"):
+        load_split(path)
