@@ -1,0 +1,113 @@
+"""The prepared split: the one in-memory and on-disk format every dataset is converted to.
+
+A split is an ``.npz`` with ``images`` (N, H, W, 3) uint8, ``labels`` (N,) int64, ``ids`` (N,) str,
+``class_names`` (K,) str and, when the dataset has ground truth, ``masks`` (N, H, W) bool and
+``boxes`` (N, 4) int32 (inclusive ``x_min, y_min, x_max, y_max``; see :mod:`camsweep.regions`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from camsweep import io, regions
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    images: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    class_names: tuple[str, ...]
+    masks: np.ndarray | None = None
+    boxes: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def has_masks(self) -> bool:
+        return self.masks is not None
+
+    def subset(self, index: np.ndarray) -> ImageSet:
+        """The images at ``index`` (an integer array or boolean mask), in that order."""
+        pick = (lambda a: None if a is None else a[index])
+        return ImageSet(
+            images=self.images[index], labels=self.labels[index], ids=self.ids[index],
+            class_names=self.class_names, masks=pick(self.masks), boxes=pick(self.boxes), meta=self.meta,
+        )
+
+    def with_images(self, images: np.ndarray, **meta: Any) -> ImageSet:
+        """Same ground truth, new pixels (e.g. perturbed); ``meta`` is merged into the record."""
+        return ImageSet(
+            images=images, labels=self.labels, ids=self.ids, class_names=self.class_names,
+            masks=self.masks, boxes=self.boxes, meta={**self.meta, **meta},
+        )
+
+
+def validate(split: ImageSet) -> None:
+    """Raise ``ValueError`` naming the field at fault if the split is inconsistent."""
+    images = split.images
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
+    n, height, width = images.shape[:3]
+    if split.labels.shape != (n,) or not np.issubdtype(split.labels.dtype, np.integer):
+        raise ValueError(f"labels must be integer ({n},), got {split.labels.dtype} {split.labels.shape}")
+    if split.ids.shape != (n,):
+        raise ValueError(f"ids must have shape ({n},), got {split.ids.shape}")
+    if len(set(split.ids.tolist())) != n:
+        raise ValueError(f"image ids are not unique")
+    k = len(split.class_names)
+    if n and (split.labels.min() < 0 or split.labels.max() >= k):
+        bad = split.labels[(split.labels < 0) | (split.labels >= k)][0]
+        raise ValueError(f"label {bad} is outside the class list {list(split.class_names)}")
+    if (split.masks is None) != (split.boxes is None):
+        raise ValueError(f"masks and boxes must be given together")
+    if split.masks is not None:
+        if split.masks.dtype != bool or split.masks.shape != (n, height, width):
+            raise ValueError(
+                f"masks must be bool {(n, height, width)}, got {split.masks.dtype} {split.masks.shape}"
+            )
+        if split.boxes.shape != (n, 4):
+            raise ValueError(f"boxes must be ({n}, 4), got {split.boxes.shape}")
+        expected = regions.boxes_from_masks(split.masks)
+        wrong = np.flatnonzero((expected != split.boxes).any(axis=1))
+        if wrong.size:
+            i = wrong[0]
+            raise ValueError(
+                f"box of image {split.ids[i]!s} is {split.boxes[i].tolist()}, "
+                f"but its mask's tight box is {expected[i].tolist()}"
+            )
+
+
+def save_split(path: str | os.PathLike, split: ImageSet, meta: dict[str, Any] | None = None) -> None:
+    arrays = {
+        "images": split.images, "labels": split.labels.astype(np.int64), "ids": split.ids.astype(str),
+        "class_names": np.array(split.class_names, dtype=str),
+    }
+    if split.masks is not None:
+        arrays["masks"] = split.masks
+        arrays["boxes"] = split.boxes.astype(np.int32)
+    io.save_npz(path, arrays, {**split.meta, **(meta or {})})
+
+
+def load_split(path: str | os.PathLike) -> ImageSet:
+    arrays, meta = io.load_npz(path)
+    missing = {"images", "labels", "ids", "class_names"} - arrays.keys()
+    if missing:
+        raise ValueError(f"{path}: not a prepared split, missing arrays {sorted(missing)}")
+    try:
+        return ImageSet(
+            images=arrays["images"], labels=arrays["labels"], ids=arrays["ids"],
+            class_names=tuple(arrays["class_names"].tolist()), masks=arrays.get("masks"),
+            boxes=arrays.get("boxes"), meta=meta,
+        )
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
