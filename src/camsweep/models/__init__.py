@@ -1,0 +1,1 @@
+"""Models: classifier construction, preprocessing, checkpoints and training."""

@@ -1,0 +1,115 @@
+"""Classifier construction from torchvision architectures, preprocessing and checkpoints."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from camsweep import io
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+STEMS = ("standard", "cifar", "compact")
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """What is needed to rebuild a classifier: architecture, classes, stem, input normalisation."""
+
+    architecture: str
+    num_classes: int
+    stem: str = "standard"  # ResNets: standard | cifar | compact (see build)
+    last_stride: int = 2  # ResNets: 1 keeps layer4 at layer3's resolution
+    zero_init_residual: bool = False  # ResNets: start each residual branch at zero (faster from scratch)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+
+def available_architectures() -> list[str]:
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def build(spec: ClassifierSpec) -> nn.Module:
+    """An untrained torchvision classifier for ``spec``.
+
+    ResNet adaptations for small images (the network is otherwise torchvision's own):
+
+    * ``stem="cifar"``: 3×3 stride-1 conv, no max-pool (S2's small-image style; total stride 8).
+    * ``stem="compact"``: 3×3 stride-2 conv, no max-pool (total stride 16, 4× cheaper than ``cifar``).
+    * ``last_stride=1``: layer4 does not downsample, so the last block keeps layer3's resolution
+      (the "last stride 1" trick for finer CAMs; halves the total stride).
+    """
+    import torchvision
+
+    valid = available_architectures()
+    if spec.architecture not in valid:
+        raise ValueError(f"unknown architecture {spec.architecture!r}; valid: {', '.join(valid)}")
+    if spec.stem not in STEMS:
+        raise ValueError(f"unknown stem {spec.stem!r}; valid: {', '.join(STEMS)}")
+    if spec.last_stride not in (1, 2):
+        raise ValueError(f"last_stride must be 1 or 2, got {spec.last_stride!r}")
+    options = {"zero_init_residual": True} if spec.zero_init_residual else {}
+    model = torchvision.models.get_model(spec.architecture, weights=None, num_classes=spec.num_classes, **options)
+    is_resnet = all(hasattr(model, name) for name in ("conv1", "maxpool", "layer4"))
+    if (spec.stem != "standard" or spec.last_stride != 2) and not is_resnet:
+        raise ValueError(f"stem and last_stride adaptations apply to ResNets only, not {spec.architecture!r}")
+    if spec.stem != "standard":
+        stride = 1 if spec.stem == "cifar" else 2
+        model.conv1 = nn.Conv2d(3, model.conv1.out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    if spec.last_stride == 1:
+        for module in model.layer4[0].modules():
+            if isinstance(module, nn.Conv2d) and module.stride == (2, 2):
+                module.stride = (1, 1)
+    return model
+
+
+def preprocess(images: np.ndarray | torch.Tensor, spec: ClassifierSpec) -> torch.Tensor:
+    """uint8 (N, H, W, 3) → float32 (N, 3, H, W) scaled to [0, 1] and normalised by ``spec``'s mean/std.
+
+    Clean and perturbed images go through exactly this function (the S2 original normalised them
+    differently, which inflated its ΔAUC).
+    """
+    tensor = torch.as_tensor(images)
+    if tensor.dtype != torch.uint8 or tensor.ndim != 4 or tensor.shape[-1] != 3:
+        raise ValueError(f"expected uint8 images (N, H, W, 3), got {tensor.dtype} {tuple(tensor.shape)}")
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
+    floats = tensor.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    return ((floats - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ClassifierSpec, meta: dict[str, Any]) -> None:
+    payload = {"spec": asdict(spec), "state_dict": model.state_dict(), "meta": meta}
+    with io.atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, ClassifierSpec, dict[str, Any]]:
+    """(model in eval mode on ``device``, its spec, its metadata) from a camsweep checkpoint."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+        spec_fields = dict(payload["spec"])
+        spec_fields["mean"] = tuple(spec_fields["mean"])
+        spec_fields["std"] = tuple(spec_fields["std"])
+        spec = ClassifierSpec(**spec_fields)
+        model = build(spec)
+        model.load_state_dict(payload["state_dict"])
+    except Exception as error:  # torch.load raises many kinds (UnpicklingError, struct.error, ...)
+        raise ValueError(f"{path}: not a usable camsweep classifier checkpoint ({type(error).__name__}: {error})") from error
+    return model.to(device).eval(), spec, payload.get("meta", {})
+
+
+def resolve_device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested in the config but CUDA is not available on this machine")
+    return torch.device(name)

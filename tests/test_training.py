@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from camsweep import inference
+from camsweep.data import synthetic
+from camsweep.models import classifiers, training
+
+
+@pytest.fixture(scope="module")
+def tiny_splits():
+    spec = synthetic.SyntheticSpec(image_size=32, classes=("circle", "square"))
+    return synthetic.generate(spec, 32, "train", 0), synthetic.generate(spec, 8, "val", 0)
+
+
+def test_training_is_deterministic_and_seed_dependent(tiny_splits):
+    spec = classifiers.ClassifierSpec("resnet18", 2, stem="compact", last_stride=1)
+    settings = training.TrainSettings(epochs=1, batch_size=16, precision="float32")
+    runs = [training.train(spec, *tiny_splits, settings, seed=seed, progress=False) for seed in (0, 0, 1)]
+    first, again, other = (dict(model.state_dict()) for model, _ in runs)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+    history = runs[0][1]
+    assert len(history) == 1 and history[0]["precision"] == "float32" and 0 <= history[0]["val_accuracy"] <= 1
+
+
+def test_stems_and_last_stride_set_the_map_resolution():
+    x = torch.zeros(1, 3, 56, 56)
+    sizes = {}
+    for stem, last_stride in (("standard", 2), ("cifar", 2), ("compact", 1), ("compact", 2)):
+        model = classifiers.build(classifiers.ClassifierSpec("resnet18", 4, stem=stem, last_stride=last_stride))
+        features = torch.nn.Sequential(*list(model.children())[:-2])  # up to layer4
+        sizes[(stem, last_stride)] = features(x).shape[-1]
+    assert sizes == {("standard", 2): 2, ("cifar", 2): 7, ("compact", 1): 7, ("compact", 2): 4}
+    with pytest.raises(ValueError, match="apply to ResNets only"):
+        classifiers.build(classifiers.ClassifierSpec("vgg11", 4, stem="compact"))
+    with pytest.raises(ValueError, match="unknown architecture 'resnet19'"):
+        classifiers.build(classifiers.ClassifierSpec("resnet19", 4))
+
+
+def test_checkpoint_round_trip_and_clear_errors(tmp_path, tiny_splits):
+    spec = classifiers.ClassifierSpec("resnet18", 2, stem="compact", mean=(0.4, 0.5, 0.6), std=(0.2, 0.2, 0.2))
+    model = training.init_model(spec, seed=0).eval()
+    classifiers.save_checkpoint(tmp_path / "m.pt", model, spec, {"note": 1})
+    loaded, loaded_spec, meta = classifiers.load_checkpoint(tmp_path / "m.pt")
+    assert loaded_spec == spec and meta == {"note": 1}
+    images = tiny_splits[1].images
+    np.testing.assert_array_equal(inference.probabilities(model, spec, images), inference.probabilities(loaded, spec, images))
+    with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
+        classifiers.load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="junk.pt: not a usable camsweep classifier checkpoint"):
+        classifiers.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_preprocess_is_the_same_for_every_condition():
+    spec = classifiers.ClassifierSpec("resnet18", 2, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    images = np.zeros((1, 2, 2, 3), np.uint8)
+    images[0, 0, 0] = 255
+    out = classifiers.preprocess(images, spec)
+    assert out.shape == (1, 3, 2, 2)
+    assert out[0, :, 0, 0].tolist() == [2.0, 2.0, 2.0] and out[0, :, 1, 1].tolist() == [-2.0, -2.0, -2.0]
+    with pytest.raises(ValueError, match="expected uint8 images"):
+        classifiers.preprocess(images.astype(np.float32), spec)
