@@ -1,0 +1,1 @@
+"""Metrics: localisation against masks and boxes, explanation stability, classification."""

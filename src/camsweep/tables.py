@@ -1,0 +1,120 @@
+"""Aggregate tables: per-condition means with bootstrap confidence intervals.
+
+Every interval's resampling generator is seeded from (seed, "aggregate", and the group's keys), so a
+table does not depend on the order in which conditions are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from camsweep import seeding, stats
+from camsweep.inference import probabilities_of
+from camsweep.metrics import classification
+from camsweep.metrics.localisation import METRIC_NAMES
+
+CLEAN = ("none", 0)
+# Box and mask variants of each localisation metric, for the box-versus-mask table.
+BOX_MASK_PAIRS = {
+    "iou": ("iou_box", "iou_mask"), "le": ("le_box", "le_mask"),
+    "pointing_game": ("pointing_game_box", "pointing_game_mask"),
+    "energy_pg": ("energy_pg_box", "energy_pg_mask"), "f1": ("f1_box", "f1_mask"),
+    "soft_f": ("soft_f_box", "soft_f_mask"), "mae": ("mae_box", "mae"),
+}
+SCORE_COLUMNS = (*METRIC_NAMES, "cam_rmse")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A table's input: the keys of one artifact and its per-image frame."""
+
+    keys: dict[str, object]
+    frame: pd.DataFrame
+
+
+def _sort_conditions(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    # Clean first, then perturbations alphabetically by severity; stable bytes whatever the input order.
+    clean_first = (frame["perturbation"] != "none").astype(int)
+    return (
+        frame.assign(_clean_last=clean_first)
+        .sort_values(["_clean_last", *by], kind="stable")
+        .drop(columns="_clean_last")
+        .reset_index(drop=True)
+    )
+
+
+def classification_table(conditions: list[Condition], settings: stats.BootstrapSettings, seed: int) -> pd.DataFrame:
+    """Accuracy, ROC-AUC and ΔAUC = AUC(clean) − AUC(condition) per (dataset, model, perturbation, severity).
+
+    Intervals: accuracy — bootstrap of the mean of per-image correctness; AUC — bootstrap of images;
+    ΔAUC — paired bootstrap (the same resampled images for clean and perturbed).
+    """
+    rows = []
+    by_model: dict[tuple, dict[tuple, pd.DataFrame]] = {}
+    for condition in conditions:
+        k = condition.keys
+        by_model.setdefault((k["dataset"], k["model"]), {})[(k["perturbation"], int(k["severity"]))] = condition.frame
+    for (dataset, model), frames in sorted(by_model.items()):
+        if CLEAN not in frames:
+            raise ValueError(f"no clean predictions for dataset {dataset!r}, model {model!r}")
+        clean = frames[CLEAN]
+        labels = clean["label"].to_numpy()
+        clean_probs = probabilities_of(clean)
+        for (perturbation, severity), frame in sorted(frames.items()):
+            if not np.array_equal(frame["id"].to_numpy(), clean["id"].to_numpy()):
+                raise ValueError(f"{dataset}/{model}/{perturbation}/{severity}: image ids differ from the clean ones")
+            probs = probabilities_of(frame)
+            keys = (dataset, model, perturbation, severity)
+            accuracy = stats.mean_ci(frame["correct"].to_numpy(float), settings, seeding.rng(seed, "aggregate", *keys, "accuracy"))
+            auc = stats.statistic_ci(classification.roc_auc, (labels, probs), settings, seeding.rng(seed, "aggregate", *keys, "roc_auc"))
+            delta = stats.statistic_ci(
+                lambda y, clean_p, p: classification.roc_auc(y, clean_p) - classification.roc_auc(y, p),
+                (labels, clean_probs, probs), settings, seeding.rng(seed, "aggregate", *keys, "delta_auc"),
+            )
+            rows.append({
+                "dataset": dataset, "model": model, "perturbation": perturbation, "severity": severity,
+                "n": len(frame), "accuracy": accuracy[0], "accuracy_low": accuracy[1], "accuracy_high": accuracy[2],
+                "roc_auc": auc[0], "roc_auc_low": auc[1], "roc_auc_high": auc[2],
+                "delta_auc": delta[0], "delta_auc_low": delta[1], "delta_auc_high": delta[2],
+            })
+    return _sort_conditions(pd.DataFrame(rows), ["dataset", "model", "perturbation", "severity"])
+
+
+def cam_metric_table(conditions: list[Condition], settings: stats.BootstrapSettings, seed: int) -> pd.DataFrame:
+    """Long table: mean and CI of every per-image score per (dataset, model, method, layer, perturbation,
+    severity, metric). ``n`` counts finite values; ``n_nan`` the undefined ones (e.g. empty GT regions)."""
+    rows = []
+    for condition in conditions:
+        k = condition.keys
+        for layer, group in condition.frame.groupby("layer", sort=True):
+            for metric in SCORE_COLUMNS:
+                values = group[metric].to_numpy(float)
+                keys = (k["dataset"], k["model"], k["method"], layer, k["perturbation"], int(k["severity"]), metric)
+                mean, low, high, n = stats.mean_ci(values, settings, seeding.rng(seed, "aggregate", *keys))
+                rows.append({
+                    "dataset": k["dataset"], "model": k["model"], "method": k["method"], "layer": layer,
+                    "perturbation": k["perturbation"], "severity": int(k["severity"]), "metric": metric,
+                    "n": n, "n_nan": int(np.isnan(values).sum()), "mean": mean, "ci_low": low, "ci_high": high,
+                })
+    columns = ["dataset", "model", "method", "layer", "perturbation", "severity", "metric"]
+    return _sort_conditions(pd.DataFrame(rows), columns)
+
+
+def box_vs_mask_table(cam_table: pd.DataFrame) -> pd.DataFrame:
+    """Clean-image localisation metrics with the box and the mask version side by side."""
+    clean = cam_table[(cam_table["perturbation"] == CLEAN[0]) & (cam_table["severity"] == CLEAN[1])]
+    keys = ["dataset", "model", "method", "layer"]
+    rows = []
+    for group_keys, group in clean.groupby(keys, sort=True):
+        by_metric = group.set_index("metric")
+        for name, (box, mask) in BOX_MASK_PAIRS.items():
+            row = dict(zip(keys, group_keys), metric=name)
+            for kind, column in (("box", box), ("mask", mask)):
+                row[kind] = by_metric.at[column, "mean"]
+                row[f"{kind}_low"] = by_metric.at[column, "ci_low"]
+                row[f"{kind}_high"] = by_metric.at[column, "ci_high"]
+            rows.append(row)
+    return pd.DataFrame(rows)
