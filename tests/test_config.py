@@ -1,0 +1,94 @@
+"""Configuration errors name the key and the allowed values, before any job runs."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from camsweep import config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = config.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+
+
+@pytest.fixture()
+def default():
+    return yaml.safe_load((ROOT / "config/config.yaml").read_text())
+
+
+def problems(cfg):
+    with pytest.raises(config.ConfigError) as error:
+        config.validate(cfg, SCHEMA)
+    return str(error.value)
+
+
+def test_default_config_is_valid_and_gets_schema_defaults(default):
+    del default["cams"]["batch_size"]
+    validated = config.validate(default, SCHEMA)
+    assert validated["cams"]["batch_size"] == 64
+    assert validated["datasets"]["shapes"]["synthetic"]["shortcut"]["test"] == "absent"
+
+
+def test_unknown_perturbation_lists_valid_names(default):
+    default["perturbations"]["fog"] = [1]
+    message = problems(default)
+    assert "perturbations: unknown key 'fog'; valid: ['gaussian_noise', 'speckle_noise', 'motion_blur'" in message
+
+
+@pytest.mark.parametrize("severity,words", [(0, "less than the minimum of 1"), (6, "greater than the maximum of 5")])
+def test_severity_outside_1_to_5(default, severity, words):
+    default["perturbations"]["contrast"] = [1, severity]
+    assert f"perturbations.contrast.1: {severity} is {words}" in problems(default)
+
+
+def test_missing_key_wrong_type_and_typo(default):
+    cfg = copy.deepcopy(default)
+    del cfg["models"]
+    assert "(top level): 'models' is a required property" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["train"]["epochs"] = "eight"
+    assert "models.resnet18.train.epochs: 'eight' is not of type 'integer'" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["train"]["epoch"] = 3
+    assert "models.resnet18.train: unknown key(s) ['epoch']; valid keys: ['batch_size', 'epochs'" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["cams"]["methods"] = ["gradcam", "gradcampp"]
+    assert "cams.methods.1: 'gradcampp' is not allowed; valid: ['gradcam', 'gradcam++'" in problems(cfg)
+
+
+def test_semantic_checks(default):
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["cam_layers"] = ["layer4", "layer5"]
+    message = problems(cfg)
+    assert "models.resnet18.cam_layers: unknown layer(s) ['layer5']; valid: [" in message and "'layer4.1.conv2'" in message
+    cfg = copy.deepcopy(default)
+    cfg["figures"]["example_method"] = "layercam"
+    assert "figures.example_method: 'layercam' is not in cams.methods" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["datasets"]["shapes"]["splits"]["test"] = 3
+    assert "datasets.shapes.splits.test: 3 images cannot cover the 4 classes" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["architecture"] = "resnet19"
+    assert "models.resnet18.architecture: unknown 'resnet19'" in problems(cfg)
+
+
+def test_snakemake_stops_before_any_job_with_the_message(tmp_path, default):
+    default["perturbations"]["motion_blur"] = [2, 6]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(default))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+         "--configfile", str(tmp_path / "bad.yaml"), "--cores", "1"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "perturbations.motion_blur.1: 6 is greater than the maximum of 5" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_canonical_form_ignores_key_order():
+    a = {"b": {"y": 1, "x": [{"q": 1, "p": 2}]}, "a": 0}
+    b = {"a": 0, "b": {"x": [{"p": 2, "q": 1}], "y": 1}}
+    assert repr(config.canonical(a)) == repr(config.canonical(b))
