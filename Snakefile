@@ -1,0 +1,37 @@
+# camsweep — how far can a model's visual explanations be trusted?
+# Entry point: `snakemake --cores N` (default config) or `--configfile config/<study>.yaml`.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+import camsweep.config
+
+camsweep.config.validate(
+    config,
+    camsweep.config.load_schema(
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+    ),
+)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/perturb.smk"
+include: "workflow/rules/infer.smk"
+include: "workflow/rules/cam.smk"
+include: "workflow/rules/metrics.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        all_tables(),
+        all_figures(),

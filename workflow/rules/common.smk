@@ -1,0 +1,85 @@
+# Shared names, paths and wildcard constraints.
+from pathlib import Path
+
+from camsweep.config import canonical
+
+ENV = "../../envs/camsweep.yaml"
+DATASETS = sorted(config["datasets"])
+MODELS = sorted(config["models"])
+CAM_METHODS = config["cams"]["methods"]
+# The clean images are condition ("none", 0); perturbed conditions follow the config.
+CONDITIONS = [("none", 0)] + [
+    (name, severity)
+    for name, severities in sorted(config["perturbations"].items())
+    for severity in sorted(severities)
+]
+SPLITS = ["train", "val", "test"]
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    model="|".join(MODELS),
+    perturbation=(
+        "none|" + "|".join(config["perturbations"])
+        if config["perturbations"]
+        else "none"
+    ),
+    severity="[0-5]",
+    method="|".join(m.replace("+", r"\+") for m in CAM_METHODS),
+    split="|".join(SPLITS),
+
+
+def log_path(rule_name, *wildcard_names):
+    """results/logs/<rule>/{w1}/{w2}….log"""
+    return (
+        str(Path("results/logs", rule_name, *(f"{{{w}}}" for w in wildcard_names)))
+        + ".log"
+    )
+
+
+def benchmark_path(rule_name, *wildcard_names):
+    """results/benchmarks/<rule>/{w1}/{w2}….tsv"""
+    return (
+        str(
+            Path("results/benchmarks", rule_name, *(f"{{{w}}}" for w in wildcard_names))
+        )
+        + ".tsv"
+    )
+
+
+def condition_paths(pattern, **fixed):
+    """`pattern` formatted for every condition (perturbation, severity), other wildcards fixed."""
+    return [pattern.format(perturbation=p, severity=s, **fixed) for p, s in CONDITIONS]
+
+
+def all_tables():
+    return [
+        "results/tables/classification.csv",
+        "results/tables/cam_metrics.csv",
+        "results/tables/box_vs_mask.csv",
+    ]
+
+
+FIGURES = ["training", "classification", "stability", "box_vs_mask", "examples"]
+
+
+def all_figures():
+    return [
+        f"results/figures/{dataset}/{model}/{figure}.{ext}"
+        for dataset in DATASETS
+        for model in MODELS
+        for figure in FIGURES
+        for ext in ("png", "pdf")
+    ]
+
+
+def figure_outputs(name, caption, category):
+    return {
+        "png": report(
+            f"results/figures/{{dataset}}/{{model}}/{name}.png",
+            caption=f"../report/{caption}",
+            category=category,
+            subcategory="{dataset} · {model}",
+        ),
+        "pdf": f"results/figures/{{dataset}}/{{model}}/{name}.pdf",
+    }

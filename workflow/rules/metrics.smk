@@ -1,0 +1,25 @@
+# Stage 6 — per-image scores of every map: localisation (box and mask) and stability (RMSE to clean).
+
+
+rule score_cams:
+    input:
+        maps="results/cams/{dataset}/{model}/{method}/{perturbation}/{severity}.npz",
+        clean_maps="results/cams/{dataset}/{model}/{method}/none/0.npz",
+        split="results/data/{dataset}/test.npz",
+    output:
+        "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.parquet",
+    log:
+        log_path("score_cams", "dataset", "model", "method", "perturbation", "severity"),
+    benchmark:
+        benchmark_path(
+            "score_cams", "dataset", "model", "method", "perturbation", "severity"
+        )
+    conda:
+        ENV
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        metrics=canonical(config["metrics"]),
+    script:
+        "../scripts/score_cams.py"

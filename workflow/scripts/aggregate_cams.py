@@ -1,0 +1,21 @@
+"""CAM metric table (every score, every condition, with bootstrap CIs) and the box-versus-mask table."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from camsweep import io, stats, tables
+from camsweep.scripting import job_context
+
+with job_context(globals()) as job:
+    conditions = []
+    for path in job.input:
+        dataset, model, method, perturbation, severity = Path(path).with_suffix("").parts[-5:]
+        keys = {"dataset": dataset, "model": model, "method": method, "perturbation": perturbation,
+                "severity": int(severity)}
+        conditions.append(tables.Condition(keys, pd.read_parquet(path)))
+    settings = stats.BootstrapSettings(job.params.aggregate["bootstrap_resamples"], job.params.aggregate["confidence"])
+    table = tables.cam_metric_table(conditions, settings, job.params.seed)
+    io.save_csv(job.output.table, table)
+    io.save_csv(job.output.box_vs_mask, tables.box_vs_mask_table(table))
+    io.save_json(job.output.provenance, io.provenance(job.params.aggregate, seed=job.params.seed, inputs=sorted(job.input)))

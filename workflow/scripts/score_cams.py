@@ -1,0 +1,34 @@
+"""Per-image localisation and stability scores of one method's maps for one condition."""
+
+import logging
+
+import numpy as np
+
+from camsweep import io, scoring
+from camsweep.data import load_split
+from camsweep.metrics.localisation import LocalisationSettings
+from camsweep.scripting import job_context
+
+with job_context(globals()) as job:
+    options = job.params.metrics
+    split = load_split(job.input.split)
+    maps, meta = io.load_npz(job.input.maps)
+    clean, _ = io.load_npz(job.input.clean_maps)
+    for arrays, path in ((maps, job.input.maps), (clean, job.input.clean_maps)):
+        if not np.array_equal(arrays["ids"], split.ids):
+            raise ValueError(f"{path}: image ids do not match {job.input.split}")
+    layers = meta["layers"]
+    settings = LocalisationSettings(
+        threshold=options["threshold"], threshold_value=options["threshold_value"],
+        largest_component=options["largest_component"], pointing_tolerance=options["pointing_tolerance"],
+    )
+    frame = scoring.score_maps(
+        {layer: maps[layer] for layer in layers}, {layer: clean[layer] for layer in layers}, split, settings,
+        options["stability_scale"],
+    )
+    frame.insert(3, "target", np.tile(maps["targets"], len(layers)))
+    undefined = int(frame["iou_mask"].isna().sum())
+    if undefined:
+        logging.warning("%d (image, layer) rows have no ground-truth region: localisation metrics are NaN", undefined)
+    io.save_parquet(job.output[0], frame, io.provenance({**dict(job.wildcards.items()), "metrics": options}))
+    logging.info("scored %d maps over layers %s", len(frame), layers)
