@@ -82,3 +82,14 @@ def test_loading_an_inconsistent_file_names_it(tmp_path):
                        "ids": np.array(["a"]), "class_names": np.array(["x", "y"])})
     with pytest.raises(ValueError, match="bad.npz: label 5 is outside"):
         load_split(path)
+
+
+def test_images_of_other_images_are_rejected(tmp_path):
+    from camsweep.data import load_images
+
+    split = make_split()
+    io.save_npz(tmp_path / "ok.npz", {"images": split.images, "ids": split.ids})
+    assert load_images(tmp_path / "ok.npz", split).shape == (2, 32, 32, 3)
+    io.save_npz(tmp_path / "other.npz", {"images": split.images, "ids": np.array(["b", "a"])})
+    with pytest.raises(ValueError, match="other.npz: image ids do not match the split's"):
+        load_images(tmp_path / "other.npz", split)

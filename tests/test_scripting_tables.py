@@ -60,3 +60,28 @@ def test_box_vs_mask_pairs_each_metric():
         assert paired.at[name, "box"] == means[box] and paired.at[name, "mask"] == means[mask]
         assert paired.at[name, "mask_low"] == pytest.approx(means[mask] - 0.1)
     assert tables.BOX_MASK_PAIRS["mae"] == ("mae_box", "mae")
+
+
+def test_score_maps_rows_per_image_and_layer():
+    from camsweep import scoring
+    from camsweep.data import ImageSet
+    from camsweep.metrics.localisation import LocalisationSettings
+
+    masks = np.zeros((2, 32, 32), bool)
+    masks[:, 8:24, 8:24] = True
+    split = ImageSet(images=np.zeros((2, 32, 32, 3), np.uint8), labels=np.array([0, 1]), ids=np.array(["a", "b"]),
+                     class_names=("x", "y"), masks=masks, boxes=np.array([[8, 8, 23, 23]] * 2, np.int32))
+    clean = np.zeros((2, 4, 4), np.float32)
+    clean[:, 1:3, 1:3] = 1.0  # the centre of a 4×4 map: upsampled, it peaks inside the 16×16 square
+    moved = clean.copy()
+    moved[1] = 0.0
+    moved[1, 0, 0] = 1.0  # image b's map jumps to a corner
+    frame = scoring.score_maps({"l": moved}, {"l": clean}, split, LocalisationSettings(), targets=np.array([1, 0]))
+    assert frame[["id", "label", "target", "layer"]].values.tolist() == [["a", 0, 1, "l"], ["b", 1, 0, "l"]]
+    assert frame["pointing_game_mask"].tolist() == [1.0, 0.0]
+    # b: normalised maps differ by 1 on 5 of 16 cells (4 centre cells, 1 corner) → RMSE = 255·√(5/16).
+    assert frame["cam_rmse"].tolist() == pytest.approx([0.0, 255 * np.sqrt(5 / 16)])
+    unmasked = ImageSet(images=split.images, labels=split.labels, ids=split.ids, class_names=split.class_names)
+    assert scoring.score_maps({"l": moved}, {"l": clean}, unmasked, LocalisationSettings())["iou_mask"].isna().all()
+    with pytest.raises(ValueError, match="layer 'l' has 1 maps for 2 images"):
+        scoring.score_maps({"l": moved[:1]}, {"l": clean}, split, LocalisationSettings())

@@ -16,8 +16,10 @@ def score_maps(
     split: ImageSet,
     settings: localisation.LocalisationSettings,
     stability_scale: float = 255.0,
+    targets: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per (image, layer): id, label, layer, every localisation metric, cam_rmse.
+    """One row per (image, layer): id, label, target (the explained class, if given), layer, every
+    localisation metric, cam_rmse.
 
     Maps are scored for localisation at image resolution (upsampled, see :mod:`camsweep.maps`) and
     compared with the clean maps at layer resolution. Without GT masks, localisation columns are NaN.
@@ -29,7 +31,10 @@ def score_maps(
             raise ValueError(f"clean maps lack layer {layer!r}")
         if len(layer_maps) != len(split):
             raise ValueError(f"layer {layer!r} has {len(layer_maps)} maps for {len(split)} images")
-        frame = pd.DataFrame({"id": split.ids.astype(str), "label": split.labels, "layer": layer})
+        frame = pd.DataFrame({"id": split.ids.astype(str), "label": split.labels})
+        if targets is not None:
+            frame["target"] = np.asarray(targets, dtype=np.int64)
+        frame["layer"] = layer
         if split.has_masks:
             upsampled = saliency_maps.upsample(layer_maps, (height, width))
             for name, values in localisation.scores(upsampled, split.masks, split.boxes, settings).items():

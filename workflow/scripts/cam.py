@@ -8,7 +8,7 @@ import torch
 
 from camsweep import cams, io
 from camsweep.cams.targets import class_targets
-from camsweep.data import load_split
+from camsweep.data import check_ids, load_images, load_split
 from camsweep.models import classifiers
 from camsweep.scripting import job_context
 
@@ -16,17 +16,15 @@ with job_context(globals()) as job:
     torch.set_num_threads(job.threads)
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
-    arrays, _ = io.load_npz(job.input.images)
     split = load_split(job.input.split)
+    inputs = classifiers.preprocess(load_images(job.input.images, split), spec)
     predictions = pd.read_parquet(job.input.predictions)
     clean_predictions = pd.read_parquet(job.input.clean_predictions)
-    for frame, path in ((predictions, job.input.predictions), (clean_predictions, job.input.clean_predictions)):
-        if not np.array_equal(frame["id"].to_numpy(), split.ids.astype(str)):
-            raise ValueError(f"{path}: image ids do not match {job.input.split}")
+    check_ids(predictions["id"], split, job.input.predictions)
+    check_ids(clean_predictions["id"], split, job.input.clean_predictions)
     targets = class_targets(
         job.params.target, split.labels, predictions["prediction"].to_numpy(), clean_predictions["prediction"].to_numpy()
     )
-    inputs = classifiers.preprocess(arrays["images"], spec)
     maps = cams.compute_many(model, inputs, job.params.methods, job.params.layers, targets, job.params.batch_size, progress=True)
     for method, path in zip(job.params.methods, job.output.maps):
         params = {**dict(job.wildcards.items()), "method": method, "layers": job.params.layers, "target": job.params.target}

@@ -1,7 +1,7 @@
 """One test image's map under every perturbation and severity."""
 
 from camsweep import io, plots
-from camsweep.data import load_split
+from camsweep.data import load_images, load_split
 from camsweep.plots.examples import example_grid
 from camsweep.scripting import job_context
 
@@ -13,7 +13,7 @@ with job_context(globals()) as job:
     images, layer_maps = {}, {}
     for (perturbation, severity), image_path, map_path in zip(job.params.conditions, job.input.images, job.input.maps):
         key = (perturbation, int(severity))
-        images[key] = io.load_npz(image_path)[0]["images"][index]
+        images[key] = load_images(image_path, split)[index]
         layer_maps[key] = io.load_npz(map_path)[0][job.params.layer][index]
     mask = split.masks[index] if split.has_masks else None
     box = split.boxes[index] if split.has_masks else None

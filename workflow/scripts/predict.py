@@ -2,11 +2,10 @@
 
 import logging
 
-import numpy as np
 import torch
 
 from camsweep import inference, io
-from camsweep.data import load_split
+from camsweep.data import load_images, load_split
 from camsweep.models import classifiers
 from camsweep.scripting import job_context
 
@@ -14,11 +13,8 @@ with job_context(globals()) as job:
     torch.set_num_threads(job.threads)
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
-    arrays, _ = io.load_npz(job.input.images)
     split = load_split(job.input.split)
-    if not np.array_equal(arrays["ids"], split.ids):
-        raise ValueError(f"{job.input.images}: image ids do not match {job.input.split}")
-    probs = inference.probabilities(model, spec, arrays["images"], job.params.batch_size, device)
+    probs = inference.probabilities(model, spec, load_images(job.input.images, split), job.params.batch_size, device)
     frame = inference.predictions_frame(split.ids, split.labels, probs)
     params = {**dict(job.wildcards.items()), "batch_size": job.params.batch_size}
     io.save_parquet(job.output[0], frame, io.provenance(params, class_names=list(split.class_names)))

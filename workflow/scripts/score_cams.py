@@ -2,10 +2,8 @@
 
 import logging
 
-import numpy as np
-
 from camsweep import io, scoring
-from camsweep.data import load_split
+from camsweep.data import check_ids, load_split
 from camsweep.metrics.localisation import LocalisationSettings
 from camsweep.scripting import job_context
 
@@ -14,9 +12,8 @@ with job_context(globals()) as job:
     split = load_split(job.input.split)
     maps, meta = io.load_npz(job.input.maps)
     clean, _ = io.load_npz(job.input.clean_maps)
-    for arrays, path in ((maps, job.input.maps), (clean, job.input.clean_maps)):
-        if not np.array_equal(arrays["ids"], split.ids):
-            raise ValueError(f"{path}: image ids do not match {job.input.split}")
+    check_ids(maps["ids"], split, job.input.maps)
+    check_ids(clean["ids"], split, job.input.clean_maps)
     layers = meta["layers"]
     settings = LocalisationSettings(
         threshold=options["threshold"], threshold_value=options["threshold_value"],
@@ -24,9 +21,8 @@ with job_context(globals()) as job:
     )
     frame = scoring.score_maps(
         {layer: maps[layer] for layer in layers}, {layer: clean[layer] for layer in layers}, split, settings,
-        options["stability_scale"],
+        options["stability_scale"], targets=maps["targets"],
     )
-    frame.insert(3, "target", np.tile(maps["targets"], len(layers)))
     undefined = int(frame["iou_mask"].isna().sum())
     if undefined:
         logging.warning("%d (image, layer) rows have no ground-truth region: localisation metrics are NaN", undefined)

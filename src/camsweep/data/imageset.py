@@ -111,3 +111,18 @@ def load_split(path: str | os.PathLike) -> ImageSet:
         )
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
+
+
+def check_ids(ids: np.ndarray, split: ImageSet, source: str | os.PathLike) -> None:
+    """Raise if an artifact's image ids (in order) are not the split's: it belongs to other images."""
+    if not np.array_equal(np.asarray(ids).astype(str), split.ids.astype(str)):
+        raise ValueError(f"{source}: image ids do not match the split's ({len(ids)} vs {len(split)} images)")
+
+
+def load_images(path: str | os.PathLike, split: ImageSet) -> np.ndarray:
+    """The uint8 images of a perturbed copy of ``split`` (written by the perturb stage), ids checked."""
+    arrays, _ = io.load_npz(path)
+    if "images" not in arrays or "ids" not in arrays:
+        raise ValueError(f"{path}: not a perturbed-images archive (needs 'images' and 'ids')")
+    check_ids(arrays["ids"], split, path)
+    return arrays["images"]
