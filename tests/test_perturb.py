@@ -76,7 +76,7 @@ def test_batch_equals_per_image_calls_and_seed_determines_output(shapes_split):
     seeds = [11, 12, 13, 14, 15]
     for name in perturb.NAMES:
         batch = perturb.corrupt_batch(images, name, 2, seeds)
-        for image, seed, result in zip(images, seeds, batch):
+        for image, seed, result in zip(images, seeds, batch, strict=True):
             np.testing.assert_array_equal(perturb.corrupt(image, name, 2, seed), result)
     first = perturb.corrupt(images[0], "gaussian_noise", 1, seed=3)
     assert np.array_equal(first, perturb.corrupt(images[0], "gaussian_noise", 1, seed=3))

@@ -42,7 +42,7 @@ def tiny_run(tmp_path_factory):
 def test_every_table_and_figure_is_produced(tiny_run):
     results = tiny_run / "results"
     classification = pd.read_csv(results / "tables/classification.csv")
-    assert list(zip(classification["perturbation"], classification["severity"])) == [
+    assert list(zip(classification["perturbation"], classification["severity"], strict=True)) == [
         ("none", 0), ("contrast", 2), ("gaussian_noise", 1), ("gaussian_noise", 3)]
     clean = classification.iloc[0]
     assert clean["delta_auc"] == 0 and clean["n"] == 12

@@ -28,7 +28,7 @@ def test_box_of_an_l_shape_and_of_an_empty_mask():
 @given(hnp.arrays(bool, st.tuples(st.integers(1, 5), st.integers(1, 12), st.integers(1, 12))))
 def test_vectorised_boxes_match_single_boxes_and_round_trip(masks):
     boxes = regions.boxes_from_masks(masks)
-    for mask, box in zip(masks, boxes):
+    for mask, box in zip(masks, boxes, strict=True):
         assert box.tolist() == regions.box_from_mask(mask).tolist()
     filled = regions.boxes_to_masks(boxes, masks.shape[1:])
     assert (filled | ~masks).all()  # every mask pixel lies inside its box

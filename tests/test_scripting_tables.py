@@ -14,7 +14,7 @@ def test_command_line_fallback_builds_a_snakemake_like_job():
     assert job.output[0] == "out.npz"
     assert job.params.severity == 3 and job.params.layers == ["layer3", "layer4"] and job.threads == 2
     with pytest.raises(AttributeError, match="no item named 'model'"):
-        job.input.model
+        _ = job.input.model
 
 
 def test_target_modes():

@@ -1,4 +1,4 @@
-"""The workflow stays lint-clean and snakefmt-formatted."""
+"""The workflow stays lint-clean and snakefmt-formatted; the Python code passes ruff."""
 
 import subprocess
 import sys
@@ -15,4 +15,12 @@ def test_snakemake_lint_is_clean():
 def test_snakefmt_leaves_the_workflow_unchanged():
     files = [str(ROOT / "Snakefile"), *map(str, sorted((ROOT / "workflow/rules").glob("*.smk")))]
     result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_finds_nothing():
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "src", "tests", "workflow/scripts", "benchmarks"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

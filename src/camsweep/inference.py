@@ -33,7 +33,7 @@ def predictions_frame(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray) ->
     frame = pd.DataFrame({"id": ids.astype(str), "label": labels.astype(np.int64)})
     frame["prediction"] = probs.argmax(axis=1).astype(np.int64)
     frame["correct"] = frame["prediction"] == frame["label"]
-    for column, values in zip(probability_columns(probs.shape[1]), probs.T):
+    for column, values in zip(probability_columns(probs.shape[1]), probs.T, strict=True):
         frame[column] = values.astype(np.float32)
     return frame
 

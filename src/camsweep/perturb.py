@@ -121,20 +121,22 @@ def motion_blur_offsets(width: int, angle: float) -> list[tuple[int, int]]:
 def _motion_blur_one(image: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarray:
     height, width = image.shape[:2]
     kernel = motion_blur_kernel(radius, sigma)
-    rows, cols = np.arange(height), np.arange(width)
+    offsets = motion_blur_offsets(len(kernel), angle)
+    # Shift with edge replication, out[y, x] = image[clamp(y - dy), clamp(x - dx)], as slices of one
+    # edge-padded copy: no per-tap copies, the same values as the reference's roll-and-fill.
+    pad = len(kernel)
+    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
     blurred = np.zeros(image.shape, dtype=np.float64)
-    for weight, (dx, dy) in zip(kernel, motion_blur_offsets(len(kernel), angle)):
+    for weight, (dx, dy) in zip(kernel, offsets, strict=True):
         if abs(dy) >= height or abs(dx) >= width:
             break  # the motion left the image; the reference stops adding taps here
-        # Shift with edge replication: out[y, x] = image[clamp(y - dy), clamp(x - dx)].
-        shifted = image[np.clip(rows - dy, 0, height - 1)][:, np.clip(cols - dx, 0, width - 1)]
-        blurred = blurred + weight * shifted
+        blurred += weight * padded[pad - dy : pad - dy + height, pad - dx : pad - dx + width]
     return np.clip(blurred, 0, 255)
 
 
 def _motion_blur(batch: np.ndarray, parameter: tuple[int, float], draws: list[float]) -> np.ndarray:
     radius, sigma = parameter
-    return np.stack([_motion_blur_one(image, radius, sigma, angle) for image, angle in zip(batch, draws)])
+    return np.stack([_motion_blur_one(image, radius, sigma, angle) for image, angle in zip(batch, draws, strict=True)])
 
 
 CORRUPTIONS: dict[str, Corruption] = {

@@ -111,7 +111,7 @@ def box_vs_mask_table(cam_table: pd.DataFrame) -> pd.DataFrame:
     for group_keys, group in clean.groupby(keys, sort=True):
         by_metric = group.set_index("metric")
         for name, (box, mask) in BOX_MASK_PAIRS.items():
-            row = dict(zip(keys, group_keys), metric=name)
+            row = dict(zip(keys, group_keys, strict=True), metric=name)
             for kind, column in (("box", box), ("mask", mask)):
                 row[kind] = by_metric.at[column, "mean"]
                 row[f"{kind}_low"] = by_metric.at[column, "ci_low"]

@@ -26,7 +26,7 @@ with job_context(globals()) as job:
         job.params.target, split.labels, predictions["prediction"].to_numpy(), clean_predictions["prediction"].to_numpy()
     )
     maps = cams.compute_many(model, inputs, job.params.methods, job.params.layers, targets, job.params.batch_size, progress=True)
-    for method, path in zip(job.params.methods, job.output.maps):
+    for method, path in zip(job.params.methods, job.output.maps, strict=True):
         params = {**dict(job.wildcards.items()), "method": method, "layers": job.params.layers, "target": job.params.target}
         layer_maps = {layer: maps[method][layer].numpy().astype(np.float32) for layer in job.params.layers}
         io.save_npz(path, {**layer_maps, "ids": split.ids, "targets": targets}, io.provenance(params, layers=job.params.layers))

@@ -11,7 +11,7 @@ with job_context(globals()) as job:
     if not 0 <= index < len(split):
         raise ValueError(f"figures.example_image: {index} is outside the test split (0..{len(split) - 1})")
     images, layer_maps = {}, {}
-    for (perturbation, severity), image_path, map_path in zip(job.params.conditions, job.input.images, job.input.maps):
+    for (perturbation, severity), image_path, map_path in zip(job.params.conditions, job.input.images, job.input.maps, strict=True):
         key = (perturbation, int(severity))
         images[key] = load_images(image_path, split)[index]
         layer_maps[key] = io.load_npz(map_path)[0][job.params.layer][index]

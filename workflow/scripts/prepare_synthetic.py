@@ -10,7 +10,7 @@ with job_context(globals()) as job:
     dataset = job.params.dataset
     options = dataset["synthetic"]
     shortcut = options["shortcut"]
-    for split, path in zip(("train", "val", "test"), job.output):
+    for split, path in zip(("train", "val", "test"), job.output, strict=True):
         spec = synthetic.SyntheticSpec(
             image_size=options["image_size"], classes=tuple(options["classes"]),
             object_radius=tuple(options["object_radius"]), max_rotation=options["max_rotation"],

@@ -60,10 +60,10 @@ def _activations_and_gradients(
         score = logits.gather(1, targets.to(logits.device).view(-1, 1)).sum()
         names = list(layers)
         grads = torch.autograd.grad(score, [store[name] for name in names], allow_unused=True)
-    unused = [name for name, grad in zip(names, grads) if grad is None]
+    unused = [name for name, grad in zip(names, grads, strict=True) if grad is None]
     if unused:
         raise ValueError(f"layer(s) {unused} do not influence the model output")
-    return {name: store[name].detach() for name in names}, dict(zip(names, grads))
+    return {name: store[name].detach() for name in names}, dict(zip(names, grads, strict=True))
 
 
 def compute_many(

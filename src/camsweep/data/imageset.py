@@ -38,7 +38,9 @@ class ImageSet:
 
     def subset(self, index: np.ndarray) -> ImageSet:
         """The images at ``index`` (an integer array or boolean mask), in that order."""
-        pick = (lambda a: None if a is None else a[index])
+        def pick(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else array[index]
+
         return ImageSet(
             images=self.images[index], labels=self.labels[index], ids=self.ids[index],
             class_names=self.class_names, masks=pick(self.masks), boxes=pick(self.boxes), meta=self.meta,
@@ -62,14 +64,15 @@ def validate(split: ImageSet) -> None:
         raise ValueError(f"labels must be integer ({n},), got {split.labels.dtype} {split.labels.shape}")
     if split.ids.shape != (n,):
         raise ValueError(f"ids must have shape ({n},), got {split.ids.shape}")
-    if len(set(split.ids.tolist())) != n:
-        raise ValueError(f"image ids are not unique")
+    unique, counts = np.unique(split.ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"image ids are not unique: {unique[counts > 1][:5].tolist()} appear more than once")
     k = len(split.class_names)
     if n and (split.labels.min() < 0 or split.labels.max() >= k):
         bad = split.labels[(split.labels < 0) | (split.labels >= k)][0]
         raise ValueError(f"label {bad} is outside the class list {list(split.class_names)}")
     if (split.masks is None) != (split.boxes is None):
-        raise ValueError(f"masks and boxes must be given together")
+        raise ValueError("masks and boxes must be given together")
     if split.masks is not None:
         if split.masks.dtype != bool or split.masks.shape != (n, height, width):
             raise ValueError(

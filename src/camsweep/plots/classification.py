@@ -10,7 +10,7 @@ def metric_vs_severity(table: pd.DataFrame, title: str) -> plt.Figure:
     """``table``: rows of tables.classification_table for one dataset and model."""
     clean = table[table["perturbation"] == "none"]
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, layout="constrained")
-    for axis, metric, label in zip(axes, ("roc_auc", "accuracy"), ("ROC-AUC", "accuracy")):
+    for axis, metric, label in zip(axes, ("roc_auc", "accuracy"), ("ROC-AUC", "accuracy"), strict=True):
         for perturbation, rows in table[table["perturbation"] != "none"].groupby("perturbation", sort=True):
             rows = pd.concat([clean, rows]).sort_values("severity")
             line, = axis.plot(rows["severity"], rows[metric], "-o", markersize=4, label=perturbation)
