@@ -17,13 +17,19 @@ with warnings.catch_warnings():
     import imagecorruptions
 
 
-def best_of(repeats, function):
+def best_of(repeats, function, *args):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        function()
+        function(*args)
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def reference(images, name, severity, seeds):
+    for seed, image in zip(seeds, images, strict=True):
+        np.random.seed(seed)
+        imagecorruptions.corrupt(image, severity=severity, corruption_name=name)
 
 
 def main(count=240, size=56, severity=3, repeats=3):
@@ -32,14 +38,8 @@ def main(count=240, size=56, severity=3, repeats=3):
     print(f"{count} images of {size}×{size}, severity {severity}, best of {repeats}")
     print(f"{'corruption':16s} {'camsweep img/s':>15s} {'imagecorruptions img/s':>23s} {'ratio':>7s}")
     for name in perturb.NAMES:
-        ours = best_of(repeats, lambda: perturb.corrupt_batch(images, name, severity, seeds))
-
-        def reference():
-            for seed, image in zip(seeds, images, strict=True):
-                np.random.seed(seed)
-                imagecorruptions.corrupt(image, severity=severity, corruption_name=name)
-
-        theirs = best_of(repeats, reference)
+        ours = best_of(repeats, perturb.corrupt_batch, images, name, severity, seeds)
+        theirs = best_of(repeats, reference, images, name, severity, seeds)
         print(f"{name:16s} {count / ours:15.0f} {count / theirs:23.0f} {theirs / ours:6.1f}×")
 
 
