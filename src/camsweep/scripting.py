@@ -42,9 +42,6 @@ class NamedList(list):
         except KeyError:
             raise AttributeError(f"no item named {name!r}; have {sorted(self._names)}") from None
 
-    def keys(self) -> list[str]:
-        return list(self._names)
-
     def items(self) -> list[tuple[str, Any]]:
         return list(self._names.items())
 

@@ -15,8 +15,8 @@ from camsweep import seeding, stats
 from camsweep.inference import probabilities_of
 from camsweep.metrics import classification
 from camsweep.metrics.localisation import METRIC_NAMES
+from camsweep.perturb import CLEAN
 
-CLEAN = ("none", 0)
 # Box and mask variants of each localisation metric, for the box-versus-mask table.
 BOX_MASK_PAIRS = {
     "iou": ("iou_box", "iou_mask"), "le": ("le_box", "le_mask"),
@@ -37,7 +37,7 @@ class Condition:
 
 def _sort_conditions(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     # Clean first, then perturbations alphabetically by severity; stable bytes whatever the input order.
-    clean_first = (frame["perturbation"] != "none").astype(int)
+    clean_first = (frame["perturbation"] != CLEAN[0]).astype(int)
     return (
         frame.assign(_clean_last=clean_first)
         .sort_values(["_clean_last", *by], kind="stable")

@@ -2,13 +2,14 @@
 from pathlib import Path
 
 from camsweep.config import canonical
+from camsweep.perturb import CLEAN
 
 ENV = "../../envs/camsweep.yaml"
 DATASETS = sorted(config["datasets"])
 MODELS = sorted(config["models"])
 CAM_METHODS = config["cams"]["methods"]
-# The clean images are condition ("none", 0); perturbed conditions follow the config.
-CONDITIONS = [("none", 0)] + [
+# The clean images are condition CLEAN = ("none", 0); perturbed conditions follow the config.
+CONDITIONS = [CLEAN] + [
     (name, severity)
     for name, severities in sorted(config["perturbations"].items())
     for severity in sorted(severities)
@@ -19,11 +20,7 @@ SPLITS = ["train", "val", "test"]
 wildcard_constraints:
     dataset="|".join(DATASETS),
     model="|".join(MODELS),
-    perturbation=(
-        "none|" + "|".join(config["perturbations"])
-        if config["perturbations"]
-        else "none"
-    ),
+    perturbation="|".join([CLEAN[0], *config["perturbations"]]),
     severity="[0-5]",
     method="|".join(m.replace("+", r"\+") for m in CAM_METHODS),
     split="|".join(SPLITS),

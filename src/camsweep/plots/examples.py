@@ -7,6 +7,7 @@ import numpy as np
 from matplotlib import colormaps
 
 from camsweep import maps as saliency_maps
+from camsweep.perturb import CLEAN
 
 
 def overlay(image: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -24,7 +25,7 @@ def example_grid(
     title: str,
 ) -> plt.Figure:
     """Rows = severities (0 = clean), columns = perturbations; the GT mask outline in white, box in yellow."""
-    perturbations = sorted({p for p, _ in images if p != "none"}) or ["none"]
+    perturbations = sorted({p for p, _ in images if p != CLEAN[0]}) or [CLEAN[0]]
     severities = sorted({s for _, s in images})
     figure, axes = plt.subplots(
         len(severities), len(perturbations), figsize=(1.9 * len(perturbations), 1.9 * len(severities)), squeeze=False
@@ -34,7 +35,7 @@ def example_grid(
             axis = axes[row, column]
             axis.set_xticks([])
             axis.set_yticks([])
-            key = ("none", 0) if severity == 0 else (perturbation, severity)
+            key = CLEAN if severity == 0 else (perturbation, severity)
             if key not in images:
                 axis.set_axis_off()
                 continue

@@ -5,12 +5,14 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from camsweep.perturb import CLEAN
+
 
 def rmse_vs_severity(table: pd.DataFrame, layers: list[str], title: str) -> plt.Figure:
     """``table``: cam_rmse rows of tables.cam_metric_table for one dataset and model.
     Rows of panels = CAM methods, columns = perturbations, one line per layer."""
     methods = sorted(table["method"].unique())
-    perturbations = sorted(p for p in table["perturbation"].unique() if p != "none")
+    perturbations = sorted(p for p in table["perturbation"].unique() if p != CLEAN[0])
     figure, axes = plt.subplots(
         len(methods), max(1, len(perturbations)), figsize=(3.2 * max(1, len(perturbations)), 2.8 * len(methods)),
         sharex=True, sharey=True, squeeze=False, layout="constrained",
@@ -20,7 +22,7 @@ def rmse_vs_severity(table: pd.DataFrame, layers: list[str], title: str) -> plt.
             axis = axes[row, column]
             for layer in layers:
                 rows = table[(table["method"] == method) & (table["layer"] == layer)
-                             & table["perturbation"].isin(["none", perturbation])].sort_values("severity")
+                             & table["perturbation"].isin([CLEAN[0], perturbation])].sort_values("severity")
                 line, = axis.plot(rows["severity"], rows["mean"], "-o", markersize=3, label=layer)
                 axis.fill_between(rows["severity"], rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.15)
             axis.set_title(f"{method} · {perturbation}", fontsize=9)
