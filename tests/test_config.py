@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -92,3 +93,22 @@ def test_canonical_form_ignores_key_order():
     a = {"b": {"y": 1, "x": [{"q": 1, "p": 2}]}, "a": 0}
     b = {"a": 0, "b": {"x": [{"p": 2, "q": 1}], "y": 1}}
     assert repr(config.canonical(a)) == repr(config.canonical(b))
+
+
+def test_package_defaults_are_the_pipeline_defaults():
+    # A notebook using camsweep directly must get the same dataset and recipe as the default pipeline.
+    import dataclasses
+
+    from camsweep.data.synthetic import SyntheticSpec
+    from camsweep.models.training import TrainSettings
+
+    dataset = SCHEMA["properties"]["datasets"]["additionalProperties"]["properties"]
+    synthetic = {k: v["default"] for k, v in dataset["synthetic"]["properties"].items() if "default" in v}
+    spec = SyntheticSpec()
+    for key, value in synthetic.items():
+        if hasattr(spec, key):
+            assert list(np.atleast_1d(getattr(spec, key))) == list(np.atleast_1d(value)), key
+    train = SCHEMA["properties"]["models"]["additionalProperties"]["properties"]["train"]["properties"]
+    settings = TrainSettings()
+    for field in dataclasses.fields(TrainSettings):
+        assert getattr(settings, field.name) == train[field.name]["default"], field.name

@@ -2,7 +2,7 @@
 
 ``compute(model, images, method, layers, targets)`` returns ``{layer: Tensor[N, h, w]}`` at each layer's
 own resolution, after the method's final ReLU and *before* any normalisation or upsampling (metrics
-normalise; see :mod:`camsweep.regions`). ``images`` are preprocessed model inputs (N, C, H, W);
+normalise; see :mod:`camsweep.maps`). ``images`` are preprocessed model inputs (N, C, H, W);
 ``targets`` holds one class index per image.
 
 The gradient family (Grad-CAM, Grad-CAM++, XGrad-CAM, Layer-CAM, HiRes-CAM) needs one forward and one

@@ -25,7 +25,6 @@ class ClassifierSpec:
     num_classes: int
     stem: str = "standard"  # ResNets: standard | cifar | compact (see build)
     last_stride: int = 2  # ResNets: 1 keeps layer4 at layer3's resolution
-    zero_init_residual: bool = False  # ResNets: start each residual branch at zero (faster from scratch)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
@@ -55,8 +54,7 @@ def build(spec: ClassifierSpec) -> nn.Module:
         raise ValueError(f"unknown stem {spec.stem!r}; valid: {', '.join(STEMS)}")
     if spec.last_stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {spec.last_stride!r}")
-    options = {"zero_init_residual": True} if spec.zero_init_residual else {}
-    model = torchvision.models.get_model(spec.architecture, weights=None, num_classes=spec.num_classes, **options)
+    model = torchvision.models.get_model(spec.architecture, weights=None, num_classes=spec.num_classes)
     is_resnet = all(hasattr(model, name) for name in ("conv1", "maxpool", "layer4"))
     if (spec.stem != "standard" or spec.last_stride != 2) and not is_resnet:
         raise ValueError(f"stem and last_stride adaptations apply to ResNets only, not {spec.architecture!r}")

@@ -20,10 +20,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int = 4
-    batch_size: int = 64
+    """Defaults are the pipeline's (workflow/schemas/config.schema.yaml)."""
+
+    epochs: int = 8
+    batch_size: int = 32
     optimiser: str = "adamw"  # adamw | sgd (Nesterov momentum)
-    learning_rate: float = 0.002  # peak of the one-cycle schedule
+    learning_rate: float = 0.003  # peak of the one-cycle schedule
     weight_decay: float = 5e-4
     momentum: float = 0.9  # SGD only
     label_smoothing: float = 0.0
