@@ -128,17 +128,19 @@ def test_f1_equals_2iou_over_1_plus_iou(pair):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    hnp.arrays(float, (2, 8, 8), elements=st.floats(0, 1)),
+    hnp.arrays(float, (2, 8, 8), elements=st.integers(0, 64).map(lambda k: k / 64)),
     hnp.arrays(bool, (2, 8, 8)),
-    st.floats(0.1, 100),
-    st.floats(-5, 5),
+    st.sampled_from([0.25, 0.5, 2.0, 8.0]),
+    st.integers(-5, 5),
 )
 def test_localisation_is_invariant_to_positive_affine_map_changes(saliency, masks, scale, shift):
+    # Dyadic values, power-of-two scales and integer shifts keep every transform exact in float64, so
+    # invariance must hold exactly (with arbitrary floats, rounding can flatten a map: 5e-324·s + t = t).
     boxes = regions.boxes_from_masks(masks)
     base = loc.scores(saliency, masks, boxes)
     moved = loc.scores(saliency * scale + shift, masks, boxes)
     for name in loc.METRIC_NAMES:
-        np.testing.assert_allclose(moved[name], base[name], atol=1e-9, err_msg=name)
+        np.testing.assert_array_equal(moved[name], base[name], err_msg=name)
         finite = base[name][np.isfinite(base[name])]
         if name.startswith(("energy", "soft_f", "iou", "f1", "pointing", "le")):
             assert ((finite >= 0) & (finite <= 1)).all(), name
