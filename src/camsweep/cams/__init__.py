@@ -2,68 +2,94 @@
 
 ``compute(model, images, method, layers, targets)`` returns ``{layer: Tensor[N, h, w]}`` at each layer's
 own resolution, after the method's final ReLU and *before* any normalisation or upsampling (metrics
-normalise; see :mod:`camsweep.maps`). ``images`` are preprocessed model inputs (N, C, H, W);
-``targets`` holds one class index per image.
+normalise; see :mod:`camsweep.maps`). ``images`` are preprocessed model inputs (N, C, H, W) and
+``targets`` say what is explained: class indices (or :class:`ClassTargets`) for a classifier,
+:class:`RegionTargets` for a segmenter. Methods carry pytorch-grad-cam's names:
 
-The gradient family (Grad-CAM, Grad-CAM++, XGrad-CAM, Layer-CAM, HiRes-CAM) needs one forward and one
-backward pass per batch for all layers and all of these methods at once (:func:`compute_many`).
-Hooks are removed and each module's train/eval mode restored on exit, even after an error; the model's
-parameters are never modified and their ``.grad`` is never touched.
+* gradient family — ``gradcam``, ``gradcam++``, ``xgradcam``, ``layercam``, ``hirescam``
+  (:mod:`~camsweep.cams.gradient`): one forward and one backward pass per batch serves every layer and
+  every one of these methods (:func:`compute_many`);
+* ``eigencam`` (:mod:`~camsweep.cams.eigen`): from the same forward pass, class-agnostic;
+* ``scorecam`` (:mod:`~camsweep.cams.score`): masked re-runs in memory-budgeted batches;
+* ``ablationcam`` (:mod:`~camsweep.cams.ablation`): closed form or tail-only re-runs after a
+  ``torch.fx`` cut.
+
+Every method runs in eval mode; module modes and hooks are restored on exit, even after an error; the
+model's parameters, ``requires_grad`` flags and ``.grad`` are never touched.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from camsweep.cams import gradient, hooks
+from camsweep.cams import ablation, eigen, fusion, gradient, hooks, score
+from camsweep.cams.targets import ClassTargets, RegionTargets, Targets, as_targets, select
 
 GRADIENT_METHODS = tuple(gradient.METHODS)
-METHODS = GRADIENT_METHODS
+METHODS = (*GRADIENT_METHODS, "eigencam", "scorecam", "ablationcam")
+# One forward (and, for the gradient family, one backward) pass serves all of these at once.
+SHARED_PASS_METHODS = (*GRADIENT_METHODS, "eigencam")
+
+__all__ = ["METHODS", "GRADIENT_METHODS", "CamSettings", "ClassTargets", "RegionTargets", "compute", "compute_many"]
 
 
-def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"unknown CAM method {method!r}; valid: {', '.join(METHODS)}")
+@dataclass(frozen=True)
+class CamSettings:
+    """How the engine batches work; none of these change the maps, except ``scorecam_top_k``."""
+
+    batch_size: int = 64  # images per pass
+    memory_budget_mb: float = 512  # for the rows of Score-CAM and Ablation-CAM re-runs
+    scorecam_top_k: int | None = None  # not the paper: re-score only the k channels of largest mean
+    ablation_strategy: str = "auto"  # auto | tail | full (forcing one is for tests and benchmarks)
 
 
-def as_targets(targets: Sequence[int] | torch.Tensor, count: int) -> torch.Tensor:
-    """Class targets as a LongTensor of length ``count``; any other length is an error, never truncated."""
-    targets = torch.as_tensor(targets).reshape(-1)
-    if len(targets) != count:
-        raise ValueError(f"got {len(targets)} targets for {count} images; give exactly one target per image")
-    if targets.dtype.is_floating_point or targets.dtype == torch.bool:
-        raise ValueError(f"class targets must be integers, got {targets.dtype}")
-    return targets.long()
+def _check_methods(methods: Sequence[str]) -> None:
+    if not methods:
+        raise ValueError("no CAM methods requested")
+    unknown = [method for method in methods if method not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown CAM method {unknown[0]!r}; valid: {', '.join(METHODS)}")
 
 
-def _activations_and_gradients(
-    model: nn.Module, batch: torch.Tensor, layers: dict[str, nn.Module], targets: torch.Tensor
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """One forward and one backward pass: each layer's activations and ∂(Σ_n logit_n[target_n])/∂A."""
+def _forward_backward(
+    model: nn.Module, batch: torch.Tensor, layers: dict[str, nn.Module], targets: Targets | None
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """Each layer's activations and, given targets, ∂(Σ_n score_n)/∂A from one forward and one backward pass."""
     with torch.inference_mode(False), torch.enable_grad(), hooks.capture(layers) as store:
-        inputs = batch.detach().clone().requires_grad_(True)  # builds the graph even for frozen models
-        logits = model(inputs)
-        if logits.ndim != 2:
-            raise ValueError(f"classifier output must be (N, classes), got shape {tuple(logits.shape)}")
-        if targets.min() < 0 or targets.max() >= logits.shape[1]:
-            raise ValueError(f"target classes must be in [0, {logits.shape[1] - 1}], got {targets.tolist()}")
+        inputs = batch.detach().clone().requires_grad_(targets is not None)  # a graph even for frozen models
+        outputs = model(inputs)
         missing = [name for name in layers if name not in store]
         if missing:
             raise ValueError(f"layer(s) {missing} were not called in the forward pass")
         for name, activation in store.items():
-            if not torch.isfinite(activation).all():
-                raise FloatingPointError(f"activations of layer {name!r} contain NaN or inf")
-        score = logits.gather(1, targets.to(logits.device).view(-1, 1)).sum()
+            hooks.check_finite(name, activation)
         names = list(layers)
-        grads = torch.autograd.grad(score, [store[name] for name in names], allow_unused=True)
+        if targets is None:
+            return {name: store[name].detach() for name in names}, None
+        total = targets.bind(outputs).scores(outputs).sum()
+        grads = torch.autograd.grad(total, [store[name] for name in names], allow_unused=True)
     unused = [name for name, grad in zip(names, grads, strict=True) if grad is None]
     if unused:
         raise ValueError(f"layer(s) {unused} do not influence the model output")
     return {name: store[name].detach() for name in names}, dict(zip(names, grads, strict=True))
+
+
+def _shared_pass(model, batch, modules, methods, targets) -> dict[str, dict[str, torch.Tensor]]:
+    needs_gradients = any(method in GRADIENT_METHODS for method in methods)
+    activations, grads = _forward_backward(model, batch, modules, targets if needs_gradients else None)
+    result: dict[str, dict[str, torch.Tensor]] = {}
+    for method in methods:
+        result[method] = {}
+        for layer in modules:
+            a = activations[layer].float()
+            result[method][layer] = eigen.eigencam(a) if method == "eigencam" else gradient.METHODS[method](a, grads[layer].float())
+    return result
 
 
 def compute_many(
@@ -71,30 +97,55 @@ def compute_many(
     images: torch.Tensor,
     methods: Sequence[str],
     layers: Sequence[str],
-    targets: Sequence[int] | torch.Tensor,
-    batch_size: int = 64,
+    targets: Targets | Sequence[int] | torch.Tensor | None,
+    batch_size: int | None = None,
     progress: bool = False,
+    settings: CamSettings = CamSettings(),
 ) -> dict[str, dict[str, torch.Tensor]]:
-    """``{method: {layer: Tensor[N, h, w]}}`` for gradient-family methods, sharing each batch's pass."""
-    for method in methods:
-        _check_method(method)
-    if not methods:
-        raise ValueError("no CAM methods requested")
+    """``{method: {layer: Tensor[N, h, w]}}``; methods that can share a pass do. ``targets`` may be None
+    only when every method is class-agnostic (``eigencam``)."""
+    _check_methods(methods)
     if images.ndim != 4:
         raise ValueError(f"images must be a (N, C, H, W) tensor, got shape {tuple(images.shape)}")
-    targets = as_targets(targets, len(images))
+    if targets is None:
+        if any(method != "eigencam" for method in methods):
+            raise ValueError("targets are required for every method except eigencam")
+    else:
+        targets = as_targets(targets, len(images))
     modules = hooks.resolve_layers(model, layers)
-    device = next(model.parameters()).device
+    batch_size = batch_size or settings.batch_size
+    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+    shared = [method for method in methods if method in SHARED_PASS_METHODS]
     pieces: dict[str, dict[str, list[torch.Tensor]]] = {m: {layer: [] for layer in layers} for m in methods}
     with hooks.eval_mode(model):
+        # Prepared once per call, in eval mode (conv-BN fusion needs it): cuts and fused re-run copies.
+        rerun_model = fusion.inference_copy(model) if "scorecam" in methods else None
+        cuts = {}
+        if "ablationcam" in methods:
+            cuts = {layer: ablation.cut_for(model, layer, settings.ablation_strategy) for layer in layers}
         starts = range(0, len(images), batch_size)
         for start in tqdm(starts, desc="CAM batches", disable=not progress, mininterval=5):
-            batch = images[start : start + batch_size].to(device)
-            activations, grads = _activations_and_gradients(model, batch, modules, targets[start : start + batch_size])
+            rows = slice(start, start + batch_size)
+            batch = images[rows].to(device).contiguous(memory_format=torch.channels_last)
+            batch_targets = None if targets is None else select(targets, rows)
+            found: dict[str, dict[str, torch.Tensor]] = {}
+            if shared:
+                found |= _shared_pass(model, batch, modules, shared, batch_targets)
+            if "scorecam" in methods:
+                found["scorecam"] = score.score_cam(
+                    model, batch, list(layers), batch_targets, settings.memory_budget_mb, settings.scorecam_top_k, rerun_model
+                )
+            if "ablationcam" in methods:
+                found["ablationcam"] = {
+                    layer: ablation.ablation_cam(
+                        model, batch, layer, batch_targets, settings.memory_budget_mb, cuts[layer],
+                        closed_form=settings.ablation_strategy == "auto",
+                    )
+                    for layer in layers
+                }
             for method in methods:
                 for layer in layers:
-                    maps = gradient.METHODS[method](activations[layer].float(), grads[layer].float())
-                    pieces[method][layer].append(maps.cpu())
+                    pieces[method][layer].append(found[method][layer].detach().cpu())
     return {m: {layer: torch.cat(chunks) for layer, chunks in per_layer.items()} for m, per_layer in pieces.items()}
 
 
@@ -103,8 +154,9 @@ def compute(
     images: torch.Tensor,
     method: str,
     layers: Sequence[str],
-    targets: Sequence[int] | torch.Tensor,
-    batch_size: int = 64,
+    targets: Targets | Sequence[int] | torch.Tensor | None,
+    batch_size: int | None = None,
+    settings: CamSettings = CamSettings(),
 ) -> dict[str, torch.Tensor]:
-    """``{layer: Tensor[N, h, w]}`` of ``method`` for ``targets`` (one class index per image)."""
-    return compute_many(model, images, [method], layers, targets, batch_size)[method]
+    """``{layer: Tensor[N, h, w]}`` of ``method`` for ``targets``."""
+    return compute_many(model, images, [method], layers, targets, batch_size, settings=settings)[method]

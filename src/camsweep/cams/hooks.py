@@ -58,3 +58,9 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module, training in modes.items():
             module.train(training)
+
+
+def check_finite(name: str, activations: torch.Tensor) -> None:
+    """A NaN or inf in a layer's output would silently poison every map; stop and name the layer."""
+    if not torch.isfinite(activations).all():
+        raise FloatingPointError(f"activations of layer {name!r} contain NaN or inf")
