@@ -16,11 +16,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# imagecorruptions (test reference only) is installed without its dependencies: it requires the GUI
-# build of OpenCV, which would put a second cv2 next to opencv-python-headless.
-$(VENV)/.installed-test: $(VENV)/.installed
+# The test references imagecorruptions and grad-cam (pytorch-grad-cam, with its ttach) are installed
+# without their dependencies: both require the GUI build of OpenCV, which would put a second cv2 next to
+# opencv-python-headless; everything else they import is already a camsweep dependency.
+$(VENV)/.installed-test: $(VENV)/.installed Makefile
 	$(BIN)/pip install --quiet -e ".[test]"
-	$(BIN)/pip install --quiet --no-deps imagecorruptions==1.1.2
+	$(BIN)/pip install --quiet --no-deps imagecorruptions==1.1.2 grad-cam==1.5.7 ttach==0.0.3
 	touch $@
 
 run: $(VENV)/.installed
