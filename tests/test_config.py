@@ -112,3 +112,9 @@ def test_package_defaults_are_the_pipeline_defaults():
     settings = TrainSettings()
     for field in dataclasses.fields(TrainSettings):
         assert getattr(settings, field.name) == train[field.name]["default"], field.name
+    from camsweep.cams import CamSettings
+
+    cam_schema = SCHEMA["properties"]["cams"]["properties"]
+    for field in dataclasses.fields(CamSettings):
+        if field.name in cam_schema:  # ablation_strategy is a test/benchmark switch, not a config key
+            assert getattr(CamSettings(), field.name) == cam_schema[field.name]["default"], field.name

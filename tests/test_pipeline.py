@@ -47,7 +47,9 @@ def test_every_table_and_figure_is_produced(tiny_run):
     clean = classification.iloc[0]
     assert clean["delta_auc"] == 0 and clean["n"] == 12
     cam = pd.read_csv(results / "tables/cam_metrics.csv")
-    assert len(cam) == 2 * 2 * 4 * 15  # methods × layers × conditions × scores
+    # (4 methods × 2 layers + scorecam on layer4 only) × conditions × scores
+    assert len(cam) == (4 * 2 + 1) * 4 * 15
+    assert set(cam.loc[cam["method"] == "scorecam", "layer"]) == {"layer4"}
     rmse = cam[(cam["metric"] == "cam_rmse") & (cam["perturbation"] == "none")]
     assert (rmse["mean"] == 0).all()
     box_vs_mask = pd.read_csv(results / "tables/box_vs_mask.csv")
@@ -86,7 +88,7 @@ def test_changing_one_severity_list_recomputes_only_that_branch(tiny_run):
     (tiny_run / "changed.yaml").write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(tiny_run, "--dry-run", config="changed.yaml"))
     assert jobs == {
-        "perturb": 1, "predict": 1, "cam_gradient": 1, "score_cams": 2,  # contrast severity 4 only
+        "perturb": 1, "predict": 1, "cam_shared": 1, "cam_rerun": 2, "score_cams": 5,  # contrast severity 4 only
         "aggregate_classification": 1, "aggregate_cams": 1,
         "figure_classification": 1, "figure_stability": 1, "figure_box_vs_mask": 1, "figure_examples": 1,
         "all": 1,

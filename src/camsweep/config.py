@@ -99,14 +99,30 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
     figures, methods = config["figures"], config["cams"]["methods"]
     if figures["example_method"] not in methods:
         problems.append(f"figures.example_method: {figures['example_method']!r} is not in cams.methods {methods}")
+    method_layers = config["cams"]["layers"]
+    for method in method_layers:
+        if method not in methods:
+            problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods {methods}")
     for name, model in config["models"].items():
         problems.extend(_check_model(name, model))
-        if figures["example_layer"] not in model["cam_layers"]:
+        for method, layers in method_layers.items():
+            outside = [layer for layer in layers if layer not in model["cam_layers"]]
+            if outside:
+                problems.append(
+                    f"cams.layers.{method}: {outside} not in models.{name}.cam_layers {model['cam_layers']}"
+                )
+        example_layers = cam_layers(config, name, figures["example_method"])
+        if figures["example_layer"] not in example_layers:
             problems.append(
-                f"figures.example_layer: {figures['example_layer']!r} is not in models.{name}.cam_layers "
-                f"{model['cam_layers']}"
+                f"figures.example_layer: {figures['example_layer']!r} is not among the layers of "
+                f"{figures['example_method']} for models.{name} {example_layers}"
             )
     return problems
+
+
+def cam_layers(config: dict[str, Any], model: str, method: str) -> list[str]:
+    """The layers explained for ``model`` with ``method``: cams.layers.<method> if set, else cam_layers."""
+    return list(config["cams"]["layers"].get(method, config["models"][model]["cam_layers"]))
 
 
 def _check_model(name: str, model: dict[str, Any]) -> list[str]:

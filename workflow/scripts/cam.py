@@ -1,5 +1,6 @@
-"""Gradient-family CAMs (all configured methods, all layers) for one model and one condition."""
+"""CAMs of the job's methods (each on its layers) for one model and one condition, one file per method."""
 
+import itertools
 import logging
 
 import numpy as np
@@ -25,9 +26,14 @@ with job_context(globals()) as job:
     targets = class_targets(
         job.params.target, split.labels, predictions["prediction"].to_numpy(), clean_predictions["prediction"].to_numpy()
     )
-    maps = cams.compute_many(model, inputs, job.params.methods, job.params.layers, targets, job.params.batch_size, progress=True)
-    for method, path in zip(job.params.methods, job.output.maps, strict=True):
-        params = {**dict(job.wildcards.items()), "method": method, "layers": job.params.layers, "target": job.params.target}
-        layer_maps = {layer: maps[method][layer].numpy().astype(np.float32) for layer in job.params.layers}
-        io.save_npz(path, {**layer_maps, "ids": split.ids, "targets": targets}, io.provenance(params, layers=job.params.layers))
-    logging.info("%d images, methods %s, layers %s", len(inputs), job.params.methods, job.params.layers)
+    settings = cams.CamSettings(**job.params.settings)
+    methods, layers = list(job.params.methods), dict(job.params.layers)
+    maps = {}
+    by_layers = itertools.groupby(sorted(methods, key=lambda m: layers[m]), key=lambda m: layers[m])
+    for group_layers, group in by_layers:  # methods on the same layers share their passes
+        maps |= cams.compute_many(model, inputs, list(group), group_layers, targets, progress=True, settings=settings)
+    for method, path in zip(methods, job.output.maps, strict=True):
+        params = {**dict(job.wildcards.items()), "method": method, "layers": layers[method], "target": job.params.target}
+        layer_maps = {layer: maps[method][layer].numpy().astype(np.float32) for layer in layers[method]}
+        io.save_npz(path, {**layer_maps, "ids": split.ids, "targets": targets}, io.provenance(params, layers=layers[method]))
+        logging.info("%s: %d images, layers %s", method, len(inputs), layers[method])
