@@ -36,6 +36,14 @@ class Untraceable(GapLinear):
         return self.fc(torch.flatten(self.pool(features), 1))
 
 
+class SizedReshape(GapLinear):
+    """Reads the batch size before the layer and uses it after: the tail cannot take other batch sizes."""
+
+    def forward(self, x):
+        count = x.size(0)
+        return self.fc(self.pool(self.features(x)).reshape(count, -1))
+
+
 @pytest.fixture()
 def gap_model():
     torch.manual_seed(0)
@@ -83,6 +91,17 @@ def test_ablation_falls_back_to_full_reruns_with_a_warning(gap_model, images):
     torch.testing.assert_close(maps["features"], expected["features"], rtol=1e-4, atol=1e-6)
     with pytest.raises(split.SplitError, match="cannot trace"):
         cams.compute(untraceable, images, "ablationcam", ["features"], targets, settings=cams.CamSettings(ablation_strategy="tail"))
+
+
+def test_ablation_falls_back_when_a_non_tensor_crosses_the_cut(gap_model, images):
+    sized = SizedReshape()
+    sized.load_state_dict(gap_model.state_dict())
+    sized.eval()
+    targets = torch.tensor([0, 1, 2, 0])
+    with pytest.warns(UserWarning, match="a value crossing the cut at 'features' is not a per-image tensor"):
+        maps = cams.compute(sized, images, "ablationcam", ["features"], targets)
+    expected = cams.compute(gap_model, images, "ablationcam", ["features"], targets)
+    torch.testing.assert_close(maps["features"], expected["features"], rtol=1e-4, atol=1e-6)
 
 
 def test_ablation_divides_by_the_magnitude_of_a_negative_score():

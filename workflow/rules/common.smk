@@ -1,7 +1,8 @@
 # Shared names, paths and wildcard constraints.
 from pathlib import Path
 
-from camsweep.config import canonical
+from camsweep.cams import SHARED_PASS_METHODS
+from camsweep.config import cam_layers, canonical
 from camsweep.perturb import CLEAN
 
 ENV = "../../envs/camsweep.yaml"
@@ -15,6 +16,35 @@ CONDITIONS = [CLEAN] + [
     for severity in sorted(severities)
 ]
 SPLITS = ["train", "val", "test"]
+
+# CAM jobs: methods sharing one pass run together; re-running methods get a job each.
+SHARED_METHODS = [m for m in CAM_METHODS if m in SHARED_PASS_METHODS]
+RERUN_METHODS = [m for m in CAM_METHODS if m not in SHARED_PASS_METHODS]
+# Keys of config["cams"] that are camsweep.cams.CamSettings fields.
+CAM_SETTINGS = ("batch_size", "memory_budget_mb", "scorecam_top_k")
+
+
+def cam_inputs():
+    return {
+        "model": "results/models/{dataset}/{model}.pt",
+        "images": "results/perturbed/{dataset}/{perturbation}/{severity}.npz",
+        "predictions": "results/predictions/{dataset}/{model}/{perturbation}/{severity}.parquet",
+        "clean_predictions": "results/predictions/{dataset}/{model}/none/0.parquet",
+        "split": "results/data/{dataset}/test.npz",
+    }
+
+
+def cam_params(methods):
+    """Params shared by both CAM rules; `methods(wildcards)` lists the job's methods."""
+    return {
+        "methods": methods,
+        "layers": lambda wc: {m: cam_layers(config, wc.model, m) for m in methods(wc)},
+        "target": config["cams"]["target"],
+        "settings": canonical(
+            {k: v for k, v in config["cams"].items() if k in CAM_SETTINGS}
+        ),
+        "device": config["device"],
+    }
 
 
 wildcard_constraints:

@@ -47,7 +47,8 @@ STRATEGIES = ("auto", "tail", "full")
 
 def cut_for(model: nn.Module, layer: str, strategy: str = "auto") -> split.Split | None:
     """The ``torch.fx`` cut at ``layer`` (its tail conv–BN-fused), or None (with a warning) when only full
-    re-runs are possible. Call in eval mode. ``strategy``: ``auto``; ``tail`` raises instead of falling back; ``full`` never cuts."""
+    re-runs are possible. Call in eval mode. ``strategy``: ``auto``; ``tail`` raises instead of falling
+    back; ``full`` never cuts."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown ablation strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     if strategy == "full":
@@ -77,6 +78,13 @@ def ablation_cam(
         if cut is None:
             return _full_reruns(model, images, layer, targets, memory_budget_mb)
         crossing = cut.head(images)
+        if not all(_per_image(value, len(images)) for value in crossing):
+            # e.g. a batch size read with x.size(0) before the cut: the tail cannot take other batch sizes
+            warnings.warn(
+                f"Ablation-CAM re-runs the whole model: a value crossing the cut at {layer!r} is not a per-image tensor",
+                stacklevel=3,
+            )
+            return _full_reruns(model, images, layer, targets, memory_budget_mb)
         activations = crossing[0]
         hooks.check_finite(layer, activations)
         outputs = cut.tail(*_copies(crossing))  # the tail may work in place on what it is given
@@ -115,7 +123,7 @@ def _tail_scores(cut: split.Split, crossing: tuple, bound, memory_budget_mb: flo
         batch_images = images[start : start + rows_per_batch]
         batch_channels = channel_ids[start : start + rows_per_batch]
         ablated = _ablate(activations, batch_images, batch_channels)
-        others = [_rows_of(value, batch_images, count) for value in crossing[1:]]
+        others = [value[batch_images] for value in crossing[1:]]
         scores[start : start + len(batch_images)] = bound.scores(cut.tail(ablated, *others), batch_images).float()
     return scores.view(count, channels)
 
@@ -124,10 +132,8 @@ def _copies(values: tuple) -> list:
     return [value.clone() if isinstance(value, torch.Tensor) else value for value in values]
 
 
-def _rows_of(value, images: torch.Tensor, count: int):
-    if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape[0] == count:
-        return value[images]
-    raise split.SplitError(f"a value crossing the cut is not a per-image tensor ({type(value).__name__})")
+def _per_image(value, count: int) -> bool:
+    return isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape[0] == count
 
 
 def _full_reruns(
