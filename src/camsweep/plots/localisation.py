@@ -5,6 +5,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
+
+COLOURS = {"box": "tab:orange", "mask": "tab:blue"}
 
 
 def box_vs_mask_bars(table: pd.DataFrame, layers: list[str], title: str) -> plt.Figure:
@@ -19,15 +22,21 @@ def box_vs_mask_bars(table: pd.DataFrame, layers: list[str], title: str) -> plt.
         for column, layer in enumerate(layers):
             axis = axes[row, column]
             rows = table[(table["method"] == method) & (table["layer"] == layer)]
-            x = np.arange(len(rows))
-            for offset, kind, colour in ((-0.2, "box", "tab:orange"), (0.2, "mask", "tab:blue")):
-                values = rows[kind].to_numpy()
-                errors = np.abs(np.stack([values - rows[f"{kind}_low"], rows[f"{kind}_high"] - values]))
-                axis.bar(x + offset, values, width=0.4, yerr=errors, capsize=2, color=colour, label=kind)
-            axis.set_xticks(x, rows["metric"], rotation=45, ha="right", fontsize=8)
             axis.set_title(f"{method} · {layer}", fontsize=9)
             axis.set_ylim(0, 1.05)
+            if rows.empty:  # the method is configured for fewer layers (cams.layers)
+                axis.text(0.5, 0.5, "not computed\nfor this layer", ha="center", va="center", transform=axis.transAxes,
+                          fontsize=8, color="0.5")
+                axis.set_xticks([])
+                continue
+            x = np.arange(len(rows))
+            for offset, kind in ((-0.2, "box"), (0.2, "mask")):
+                values = rows[kind].to_numpy()
+                errors = np.abs(np.stack([values - rows[f"{kind}_low"], rows[f"{kind}_high"] - values]))
+                axis.bar(x + offset, values, width=0.4, yerr=errors, capsize=2, color=COLOURS[kind])
+            axis.set_xticks(x, rows["metric"], rotation=45, ha="right", fontsize=8)
             axis.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
+    handles = [Patch(color=colour, label=kind) for kind, colour in COLOURS.items()]
+    figure.legend(handles=handles, loc="upper right", fontsize=8)
     figure.suptitle(title)
     return figure
