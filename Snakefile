@@ -28,6 +28,7 @@ include: "workflow/rules/infer.smk"
 include: "workflow/rules/cam.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/sanity.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -144,3 +144,26 @@ def test_localisation_is_invariant_to_positive_affine_map_changes(saliency, mask
         finite = base[name][np.isfinite(base[name])]
         if name.startswith(("energy", "soft_f", "iou", "f1", "pointing", "le")):
             assert ((finite >= 0) & (finite <= 1)).all(), name
+
+
+def test_seed_compatible_metrics_by_hand():
+    # Saliency 1 on rows 1–2 × cols 1–4 (8 px) and on the stray pixel (4, 4); mean 9/36 → those 9 pixels.
+    # GT mask = GT box region = rows 1–3 × cols 1–3 (9 px).
+    saliency = np.zeros((1, 6, 6))
+    saliency[0, 1:3, 1:5] = 1
+    saliency[0, 4, 4] = 1
+    mask = np.zeros((1, 6, 6), bool)
+    mask[0, 1:4, 1:4] = True
+    box = np.array([[1, 1, 3, 3]])
+    seed = loc.seed_compatible_scores(saliency, mask, box)
+    # No largest component: the predicted box spans (1,1)–(4,4) and covers the whole GT box → recall 1.
+    assert seed["le_box_seed"][0] == pytest.approx(0.0)
+    assert seed["le_mask_seed"][0] == pytest.approx(1 - 6 / 9)  # 6 of the 9 GT pixels are above the mean
+    # "F1" is the soft F: precision = EPG = 6/9, recall = mean saliency in GT = 6/9.
+    assert seed["f1_mask_seed"][0] == pytest.approx(6 / 9)
+    assert seed["f1_box_seed"][0] == pytest.approx(6 / 9)
+    corrected = loc.scores(saliency, mask, box)
+    # The corrected IoU keeps the largest component (the 8-px bar): IoU with the mask = 6 / 11.
+    assert corrected["le_mask"][0] == pytest.approx(1 - 6 / 11)
+    empty = loc.seed_compatible_scores(saliency, np.zeros_like(mask), regions.NO_BOX[None])
+    assert all(np.isnan(values[0]) for values in empty.values())

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from camsweep import tables
+
 pytestmark = pytest.mark.pipeline
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,12 +50,16 @@ def test_every_table_and_figure_is_produced(tiny_run):
     assert clean["delta_auc"] == 0 and clean["n"] == 12
     cam = pd.read_csv(results / "tables/cam_metrics.csv")
     # (4 methods × 2 layers + scorecam on layer4 only) × conditions × scores
-    assert len(cam) == (4 * 2 + 1) * 4 * 15
+    assert len(cam) == (4 * 2 + 1) * 4 * len(tables.SCORE_COLUMNS)
     assert set(cam.loc[cam["method"] == "scorecam", "layer"]) == {"layer4"}
     rmse = cam[(cam["metric"] == "cam_rmse") & (cam["perturbation"] == "none")]
     assert (rmse["mean"] == 0).all()
     box_vs_mask = pd.read_csv(results / "tables/box_vs_mask.csv")
     assert set(box_vs_mask["metric"]) == {"iou", "le", "pointing_game", "energy_pg", "f1", "soft_f", "mae"}
+    table1 = pd.read_csv(results / "tables/s4_table1.csv")
+    assert list(table1["metric"].unique()) == ["LE", "MLE", "EPG", "MEPG", "F1", "MF1"]
+    epg = table1[table1["metric"] == "EPG"]
+    assert (epg["corrected"] == epg["seed"]).all()  # EPG had no bug to reproduce
     for figure in ("training", "classification", "stability", "box_vs_mask", "examples"):
         for ext in ("png", "pdf"):
             assert (results / f"figures/tiny/r18/{figure}.{ext}").stat().st_size > 1000

@@ -104,7 +104,7 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
         if method not in methods:
             problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods {methods}")
     for name, model in config["models"].items():
-        problems.extend(_check_model(name, model))
+        problems.extend(_check_model(name, model, config["sanity"]["randomise_from"]))
         for method, layers in method_layers.items():
             outside = [layer for layer in layers if layer not in model["cam_layers"]]
             if outside:
@@ -125,7 +125,7 @@ def cam_layers(config: dict[str, Any], model: str, method: str) -> list[str]:
     return list(config["cams"]["layers"].get(method, config["models"][model]["cam_layers"]))
 
 
-def _check_model(name: str, model: dict[str, Any]) -> list[str]:
+def _check_model(name: str, model: dict[str, Any], sanity_from: str | None = None) -> list[str]:
     # Built on the meta device: no memory, no weights, just the module tree to check layer names.
     import torch
 
@@ -143,4 +143,6 @@ def _check_model(name: str, model: dict[str, Any]) -> list[str]:
     unknown = [layer for layer in model["cam_layers"] if layer not in layers]
     if unknown:
         return [f"models.{name}.cam_layers: unknown layer(s) {unknown}; valid: {sorted(layers)}"]
+    if sanity_from is not None and sanity_from not in layers:
+        return [f"sanity.randomise_from: {sanity_from!r} is not a layer of models.{name}; valid: {sorted(layers)}"]
     return []

@@ -7,7 +7,11 @@ import pandas as pd
 
 from camsweep import maps as saliency_maps
 from camsweep.data.imageset import ImageSet
-from camsweep.metrics import localisation, stability
+from camsweep.metrics import localisation, stability, topology
+
+# Per-image columns that need a ground-truth mask and box (NaN without them).
+GROUND_TRUTH_COLUMNS = (*localisation.METRIC_NAMES, *localisation.SEED_METRIC_NAMES, "warping_error")
+SCORE_COLUMNS = (*GROUND_TRUTH_COLUMNS, "cam_rmse")
 
 
 def score_maps(
@@ -19,7 +23,7 @@ def score_maps(
     targets: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per (image, layer): id, label, target (the explained class, if given), layer, every
-    localisation metric, cam_rmse.
+    localisation metric (corrected and seed-compatible), the warping error, cam_rmse.
 
     Maps are scored for localisation at image resolution (upsampled, see :mod:`camsweep.maps`) and
     compared with the clean maps at layer resolution. Without GT masks, localisation columns are NaN.
@@ -39,8 +43,11 @@ def score_maps(
             upsampled = saliency_maps.upsample(layer_maps, (height, width))
             for name, values in localisation.scores(upsampled, split.masks, split.boxes, settings).items():
                 frame[name] = values
+            for name, values in localisation.seed_compatible_scores(upsampled, split.masks, split.boxes, settings).items():
+                frame[name] = values
+            frame["warping_error"] = topology.warping_scores_from_maps(upsampled, split.masks, settings)["warping_error"]
         else:
-            for name in localisation.METRIC_NAMES:
+            for name in GROUND_TRUTH_COLUMNS:
                 frame[name] = np.nan
         frame["cam_rmse"] = stability.cam_rmse(clean_cams[layer], layer_maps, stability_scale)
         frames.append(frame)

@@ -14,7 +14,7 @@ import pandas as pd
 from camsweep import seeding, stats
 from camsweep.inference import probabilities_of
 from camsweep.metrics import classification
-from camsweep.metrics.localisation import METRIC_NAMES
+from camsweep.metrics.localisation import METRIC_NAMES, SEED_METRIC_NAMES
 from camsweep.perturb import CLEAN
 
 # Box and mask variants of each localisation metric, for the box-versus-mask table.
@@ -24,7 +24,14 @@ BOX_MASK_PAIRS = {
     "energy_pg": ("energy_pg_box", "energy_pg_mask"), "f1": ("f1_box", "f1_mask"),
     "soft_f": ("soft_f_box", "soft_f_mask"), "mae": ("mae_box", "mae"),
 }
-SCORE_COLUMNS = (*METRIC_NAMES, "cam_rmse")
+SCORE_COLUMNS = (*METRIC_NAMES, *SEED_METRIC_NAMES, "warping_error", "cam_rmse")
+# S4's Table 1: name → (corrected metric, seed-compatible metric); published averages on 78 Pet images.
+S4_TABLE1 = {
+    "LE": ("le_box", "le_box_seed"), "MLE": ("le_mask", "le_mask_seed"),
+    "EPG": ("energy_pg_box", "energy_pg_box"), "MEPG": ("energy_pg_mask", "energy_pg_mask"),
+    "F1": ("f1_box", "f1_box_seed"), "MF1": ("f1_mask", "f1_mask_seed"),
+}
+S4_PUBLISHED = {"LE": 0.45, "MLE": 0.25, "EPG": 0.93, "MEPG": 0.76, "F1": 0.43, "MF1": 0.51}
 
 
 @dataclass(frozen=True)
@@ -117,4 +124,48 @@ def box_vs_mask_table(cam_table: pd.DataFrame) -> pd.DataFrame:
                 row[f"{kind}_low"] = by_metric.at[column, "ci_low"]
                 row[f"{kind}_high"] = by_metric.at[column, "ci_high"]
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def s4_table(cam_table: pd.DataFrame) -> pd.DataFrame:
+    """S4's Table 1 on clean images: each metric corrected and seed-compatible side by side, with the
+    published value (Xception on 78 Oxford-IIIT Pet images; comparable only on that data)."""
+    clean = cam_table[(cam_table["perturbation"] == CLEAN[0]) & (cam_table["severity"] == CLEAN[1])]
+    keys = ["dataset", "model", "method", "layer"]
+    rows = []
+    for group_keys, group in clean.groupby(keys, sort=True):
+        by_metric = group.set_index("metric")
+        for name, (corrected, seed) in S4_TABLE1.items():
+            row = dict(zip(keys, group_keys, strict=True), metric=name)
+            for kind, column in (("corrected", corrected), ("seed", seed)):
+                row[kind] = by_metric.at[column, "mean"]
+                row[f"{kind}_low"] = by_metric.at[column, "ci_low"]
+                row[f"{kind}_high"] = by_metric.at[column, "ci_high"]
+            row["published"] = S4_PUBLISHED[name]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+SANITY_COLUMNS = (
+    "rank_correlation", "ssim", "energy_pg_box_trained", "energy_pg_box_randomised",
+    "energy_pg_mask_trained", "energy_pg_mask_randomised",
+)
+
+
+def sanity_table(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: int, threshold: float) -> pd.DataFrame:
+    """Model-randomisation check: mean and CI of each per-image column of :data:`SANITY_COLUMNS` per
+    (dataset, model, method, layer), and ``fails_check`` (mean rank correlation above ``threshold``)."""
+    from camsweep import sanity  # torch-heavy; only this table needs it
+
+    keys = ["dataset", "model", "method", "layer"]
+    verdicts = sanity.summarise(frame, keys, threshold).set_index(keys)["fails_check"]
+    rows = []
+    for group_keys, group in frame.groupby(keys, sort=True):
+        for metric in SANITY_COLUMNS:
+            if metric not in group:
+                continue
+            values = group[metric].to_numpy(float)
+            mean, low, high, n = stats.mean_ci(values, settings, seeding.rng(seed, "sanity", *group_keys, metric))
+            rows.append({**dict(zip(keys, group_keys, strict=True)), "metric": metric, "n": n, "mean": mean,
+                         "ci_low": low, "ci_high": high, "fails_check": verdicts.loc[group_keys]})
     return pd.DataFrame(rows)

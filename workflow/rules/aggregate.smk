@@ -49,6 +49,8 @@ rule aggregate_cams:
     output:
         table="results/tables/cam_metrics.csv",
         box_vs_mask="results/tables/box_vs_mask.csv",
+        s4_table1="results/tables/s4_table1.csv",
+        comparisons="results/tables/method_comparisons.csv",
         provenance="results/tables/cam_metrics.provenance.json",
     log:
         "results/logs/aggregate_cams.log",

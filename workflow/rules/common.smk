@@ -84,6 +84,9 @@ def all_tables():
         "results/tables/classification.csv",
         "results/tables/cam_metrics.csv",
         "results/tables/box_vs_mask.csv",
+        "results/tables/s4_table1.csv",
+        "results/tables/method_comparisons.csv",
+        "results/tables/sanity.csv",
     ]
 
 

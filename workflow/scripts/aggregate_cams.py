@@ -1,10 +1,11 @@
-"""CAM metric table (every score, every condition, with bootstrap CIs) and the box-versus-mask table."""
+"""CAM metric table (every score, every condition, with bootstrap CIs), the box-versus-mask table, S4's
+Table 1 (corrected and seed-compatible side by side) and paired Wilcoxon-Holm comparisons of methods."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from camsweep import io, stats, tables
+from camsweep import comparisons, io, stats, tables
 from camsweep.scripting import job_context
 
 with job_context(globals()) as job:
@@ -18,4 +19,8 @@ with job_context(globals()) as job:
     table = tables.cam_metric_table(conditions, settings, job.params.seed)
     io.save_csv(job.output.table, table)
     io.save_csv(job.output.box_vs_mask, tables.box_vs_mask_table(table))
+    io.save_csv(job.output.s4_table1, tables.s4_table(table))
+    per_image = pd.concat([condition.frame.assign(**condition.keys) for condition in conditions], ignore_index=True)
+    condition_keys = ("dataset", "model", "perturbation", "severity")
+    io.save_csv(job.output.comparisons, comparisons.paired_comparisons(per_image, tables.SCORE_COLUMNS, condition_keys))
     io.save_json(job.output.provenance, io.provenance(job.params.aggregate, seed=job.params.seed, inputs=sorted(job.input)))

@@ -14,6 +14,12 @@ masks and inclusive boxes. Conventions:
   counts and logs such images).
 * Pointing game: the first maximum in row-major order is the map's point; a hit if it lies in the GT
   region dilated by ``pointing_tolerance`` pixels (Euclidean).
+
+**Seed-compatible S4 metrics** (:func:`seed_compatible_scores`, columns ``*_seed``): the original S4
+code computed its "IoU" with an operator-precedence bug that made it the recall |P ∩ G| / |G|, skipped
+the largest-component step (P = every pixel above the threshold, and its tight box), and reported the
+soft pixel F as "F1". These columns regenerate its Table 1 the way it was made: LE_seed = 1 − recall,
+F1_seed = soft F. They sit next to the corrected metrics, never instead of them.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ METRIC_NAMES = (
     "iou_box", "iou_mask", "le_box", "le_mask", "pointing_game_box", "pointing_game_mask",
     "energy_pg_box", "energy_pg_mask", "f1_box", "f1_mask", "soft_f_box", "soft_f_mask", "mae", "mae_box",
 )
+# S4's original code, reproduced on request (see seed_compatible_scores); corrected metrics stay the default.
+SEED_METRIC_NAMES = ("le_box_seed", "le_mask_seed", "f1_box_seed", "f1_mask_seed")
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,28 @@ def predicted_regions(normalised: np.ndarray, settings: LocalisationSettings) ->
     if settings.largest_component:
         binary = np.stack([regions.largest_component(b) for b in binary]) if len(binary) else binary
     return binary, regions.boxes_from_masks(binary)
+
+
+def recall(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """|P ∩ G| / |G| of boolean regions; NaN for an empty G."""
+    return _ratio((predicted & truth).sum(axis=(-2, -1)), truth.sum(axis=(-2, -1)), np.nan)
+
+
+def seed_compatible_scores(
+    maps: np.ndarray, masks: np.ndarray, boxes: np.ndarray, settings: LocalisationSettings = LocalisationSettings()
+) -> dict[str, np.ndarray]:
+    """S4's original LE, MLE, F1 and MF1 (see the module docstring); NaN where the GT region is empty."""
+    normalised = saliency_maps.normalise(maps)
+    shape = maps.shape[1:]
+    box_regions = regions.boxes_to_masks(boxes, shape)
+    above = regions.binarise(normalised, settings.threshold, settings.threshold_value)  # no component step
+    above_box = regions.boxes_to_masks(regions.boxes_from_masks(above), shape)
+    return {
+        "le_box_seed": 1.0 - recall(above_box, box_regions),
+        "le_mask_seed": 1.0 - recall(above, masks),
+        "f1_box_seed": np.where(box_regions.any(axis=(-2, -1)), soft_f(normalised, box_regions), np.nan),
+        "f1_mask_seed": np.where(masks.any(axis=(-2, -1)), soft_f(normalised, masks), np.nan),
+    }
 
 
 def scores(

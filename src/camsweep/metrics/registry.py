@@ -1,0 +1,70 @@
+"""Every metric camsweep computes, under the stable name used in the config and in the output tables.
+
+Each entry says what the metric needs, whether it is a per-image score (tables give its mean with a
+bootstrap CI over images) or a dataset-level statistic (one value per condition, CI by resampling
+images), and which direction is better. The functions live in the modules named by ``module``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Level = Literal["image", "dataset"]
+Needs = Literal["ground_truth", "model", "clean_map"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    level: Level
+    needs: Needs
+    higher_is_better: bool
+    module: str
+    description: str
+
+
+def _localisation(name: str, higher: bool, description: str) -> Metric:
+    return Metric(name, "image", "ground_truth", higher, "camsweep.metrics.localisation", description)
+
+
+_METRICS = [
+    _localisation("iou_box", True, "IoU of the predicted box (largest component) with the GT box"),
+    _localisation("iou_mask", True, "IoU of the predicted component with the GT mask"),
+    _localisation("le_box", False, "localisation error 1 − IoU against the GT box"),
+    _localisation("le_mask", False, "localisation error 1 − IoU against the GT mask (S4's MLE)"),
+    _localisation("pointing_game_box", True, "the map's maximum lies in the GT box"),
+    _localisation("pointing_game_mask", True, "the map's maximum lies in the GT mask"),
+    _localisation("energy_pg_box", True, "share of the map's energy inside the GT box (EPG)"),
+    _localisation("energy_pg_mask", True, "share of the map's energy inside the GT mask (MEPG)"),
+    _localisation("f1_box", True, "pixel F1 of the predicted box region against the GT box"),
+    _localisation("f1_mask", True, "pixel F1 of the predicted component against the GT mask"),
+    _localisation("soft_f_box", True, "soft F: precision = EPG, recall = mean saliency inside the GT box"),
+    _localisation("soft_f_mask", True, "soft F against the GT mask"),
+    _localisation("mae", False, "mean |S − G| against the GT mask"),
+    _localisation("mae_box", False, "mean |S − G| against the GT box region"),
+    _localisation("le_box_seed", False, "seed-compatible LE: 1 − recall, no largest-component step (S4 Table 1)"),
+    _localisation("le_mask_seed", False, "seed-compatible MLE: 1 − recall, no largest-component step"),
+    _localisation("f1_box_seed", True, "seed-compatible 'F1' (the soft F against the GT box)"),
+    _localisation("f1_mask_seed", True, "seed-compatible 'MF1' (the soft F against the GT mask)"),
+    Metric("warping_error", "image", "ground_truth", False, "camsweep.metrics.topology",
+           "share of pixels left wrong after warping the GT mask onto the predicted region (Jain et al. 2010)"),
+    Metric("cam_rmse", "image", "clean_map", False, "camsweep.metrics.stability",
+           "RMSE between the map and the clean image's map on a 0–255 scale (S2)"),
+]
+
+_BY_NAME = {metric.name: metric for metric in _METRICS}
+assert len(_BY_NAME) == len(_METRICS), "metric names must be unique"
+
+
+def get(name: str) -> Metric:
+    """The metric called ``name``; an unknown name raises with the valid ones."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; valid: {', '.join(_BY_NAME)}") from None
+
+
+def names(level: Level | None = None, needs: Needs | None = None) -> list[str]:
+    """Registered names, optionally filtered by level and by what they need, in registration order."""
+    return [m.name for m in _METRICS if (level is None or m.level == level) and (needs is None or m.needs == needs)]

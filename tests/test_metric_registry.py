@@ -1,0 +1,24 @@
+"""The metric registry: stable names, levels, and agreement with what the score stage writes."""
+
+import pytest
+
+from camsweep import metrics, tables
+from camsweep.metrics import localisation
+
+
+def test_every_scored_column_is_registered_once():
+    for name in tables.SCORE_COLUMNS:
+        assert metrics.get(name).level == "image"
+    assert len(set(metrics.names())) == len(metrics.names())
+    assert set(metrics.names(needs="ground_truth")) >= {*localisation.METRIC_NAMES, *localisation.SEED_METRIC_NAMES}
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(KeyError, match="unknown metric 'le_bx'; valid: iou_box, iou_mask, le_box"):
+        metrics.get("le_bx")
+
+
+def test_directions():
+    assert metrics.get("le_mask").higher_is_better is False
+    assert metrics.get("energy_pg_mask").higher_is_better is True
+    assert metrics.get("cam_rmse").needs == "clean_map"

@@ -1,0 +1,59 @@
+# Sanity check (Adebayo et al. 2018): maps of the trained model vs a model whose top layers are
+# re-initialised, on the clean test images, per CAM method.
+
+
+rule sanity_check:
+    input:
+        model="results/models/{dataset}/{model}.pt",
+        images="results/perturbed/{dataset}/none/0.npz",
+        maps="results/cams/{dataset}/{model}/{method}/none/0.npz",
+        split="results/data/{dataset}/test.npz",
+    output:
+        "results/sanity/{dataset}/{model}/{method}.parquet",
+    log:
+        log_path("sanity_check", "dataset", "model", "method"),
+    benchmark:
+        benchmark_path("sanity_check", "dataset", "model", "method")
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        layers=lambda wc: cam_layers(config, wc.model, wc.method),
+        sanity=canonical(config["sanity"]),
+        metrics=canonical(config["metrics"]),
+        settings=canonical(
+            {k: v for k, v in config["cams"].items() if k in CAM_SETTINGS}
+        ),
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/sanity_check.py"
+
+
+rule aggregate_sanity:
+    input:
+        [
+            f"results/sanity/{dataset}/{model}/{method}.parquet"
+            for dataset in DATASETS
+            for model in MODELS
+            for method in CAM_METHODS
+        ],
+    output:
+        table="results/tables/sanity.csv",
+    log:
+        "results/logs/aggregate_sanity.log",
+    benchmark:
+        "results/benchmarks/aggregate_sanity.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        aggregate=canonical(config["aggregate"]),
+        threshold=config["sanity"]["threshold"],
+        seed=config["seed"],
+    script:
+        "../scripts/aggregate_sanity.py"
