@@ -29,6 +29,7 @@ include: "workflow/rules/cam.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/sanity.smk"
+include: "workflow/rules/faithfulness.smk"
 include: "workflow/rules/figures.smk"
 
 

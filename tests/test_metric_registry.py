@@ -22,3 +22,13 @@ def test_directions():
     assert metrics.get("le_mask").higher_is_better is False
     assert metrics.get("energy_pg_mask").higher_is_better is True
     assert metrics.get("cam_rmse").needs == "clean_map"
+
+
+def test_issue_names_are_all_registered():
+    required = """le_box le_mask pointing_game_box pointing_game_mask energy_pg_box energy_pg_mask f1_box f1_mask
+    soft_f_box soft_f_mask iou_box iou_mask mae box_acc max_box_acc_v2 pxap saliency_metric warping_error
+    average_drop increase_in_confidence insertion_auc deletion_auc cam_rmse""".split()
+    for name in required:
+        metrics.get(name)
+    assert metrics.get("pxap").level == metrics.get("max_box_acc_v2").level == "dataset"
+    assert set(tables.FAITHFULNESS_COLUMNS) <= set(metrics.names(needs="model"))

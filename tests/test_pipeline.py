@@ -60,6 +60,15 @@ def test_every_table_and_figure_is_produced(tiny_run):
     assert list(table1["metric"].unique()) == ["LE", "MLE", "EPG", "MEPG", "F1", "MF1"]
     epg = table1[table1["metric"] == "EPG"]
     assert (epg["corrected"] == epg["seed"]).all()  # EPG had no bug to reproduce
+    wsol = pd.read_csv(results / "tables/wsol.csv")
+    assert set(wsol["metric"]) == {"max_box_acc_0.3", "max_box_acc_0.5", "max_box_acc_0.7", "max_box_acc_v2", "pxap"}
+    assert wsol["value"].between(0, 1).all() and (wsol["n"] == 12).all()
+    faithfulness = pd.read_csv(results / "tables/faithfulness.csv")
+    assert set(faithfulness["layer"]) == {"layer4"} and len(faithfulness) == 5 * 5  # methods × scores
+    sanity = pd.read_csv(results / "tables/sanity.csv")
+    assert set(sanity["method"]) == {"gradcam", "gradcam++", "eigencam", "scorecam", "ablationcam"}
+    comparisons = pd.read_csv(results / "tables/method_comparisons.csv")
+    assert comparisons["p_holm"].dropna().between(0, 1).all() and (comparisons["method_a"] < comparisons["method_b"]).all()
     for figure in ("training", "classification", "stability", "box_vs_mask", "examples"):
         for ext in ("png", "pdf"):
             assert (results / f"figures/tiny/r18/{figure}.{ext}").stat().st_size > 1000
@@ -95,7 +104,7 @@ def test_changing_one_severity_list_recomputes_only_that_branch(tiny_run):
     jobs = planned_jobs(snakemake(tiny_run, "--dry-run", config="changed.yaml"))
     assert jobs == {
         "perturb": 1, "predict": 1, "cam_shared": 1, "cam_rerun": 2, "score_cams": 5,  # contrast severity 4 only
-        "aggregate_classification": 1, "aggregate_cams": 1,
+        "aggregate_classification": 1, "aggregate_cams": 1, "aggregate_wsol": 1,
         "figure_classification": 1, "figure_stability": 1, "figure_box_vs_mask": 1, "figure_examples": 1,
         "all": 1,
     }

@@ -111,6 +111,9 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
                 problems.append(
                     f"cams.layers.{method}: {outside} not in models.{name}.cam_layers {model['cam_layers']}"
                 )
+        unscored = [layer for layer in config["faithfulness"]["layers"] if layer not in model["cam_layers"]]
+        if unscored:
+            problems.append(f"faithfulness.layers: {unscored} not in models.{name}.cam_layers {model['cam_layers']}")
         example_layers = cam_layers(config, name, figures["example_method"])
         if figures["example_layer"] not in example_layers:
             problems.append(

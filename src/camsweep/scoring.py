@@ -7,7 +7,7 @@ import pandas as pd
 
 from camsweep import maps as saliency_maps
 from camsweep.data.imageset import ImageSet
-from camsweep.metrics import localisation, stability, topology
+from camsweep.metrics import localisation, stability, topology, wsol
 
 # Per-image columns that need a ground-truth mask and box (NaN without them).
 GROUND_TRUTH_COLUMNS = (*localisation.METRIC_NAMES, *localisation.SEED_METRIC_NAMES, "warping_error")
@@ -52,3 +52,18 @@ def score_maps(
         frame["cam_rmse"] = stability.cam_rmse(clean_cams[layer], layer_maps, stability_scale)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def wsol_evidence(cams: dict[str, np.ndarray], split: ImageSet) -> dict[str, np.ndarray]:
+    """Per image and layer, what the dataset-level WSOL metrics are made of, so aggregation can resample
+    images: ``best_iou:<layer>`` (N, T) for MaxBoxAccV2 and ``pixel_counts:<layer>`` (N, 2, L) for PxAP
+    (see :mod:`camsweep.metrics.wsol`). Empty without GT masks."""
+    if not split.has_masks:
+        return {}
+    height, width = split.images.shape[1:3]
+    evidence = {}
+    for layer, layer_maps in cams.items():
+        upsampled = saliency_maps.upsample(layer_maps, (height, width))
+        evidence[f"best_iou:{layer}"] = wsol.best_box_iou(upsampled, split.boxes).astype(np.float32)
+        evidence[f"pixel_counts:{layer}"] = wsol.pixel_counts(upsampled, split.masks).astype(np.int32)
+    return evidence

@@ -90,14 +90,19 @@ def classification_table(conditions: list[Condition], settings: stats.BootstrapS
     return _sort_conditions(pd.DataFrame(rows), ["dataset", "model", "perturbation", "severity"])
 
 
-def cam_metric_table(conditions: list[Condition], settings: stats.BootstrapSettings, seed: int) -> pd.DataFrame:
+FAITHFULNESS_COLUMNS = ("average_drop", "increase_in_confidence", "insertion_auc", "deletion_auc", "saliency_metric")
+
+
+def cam_metric_table(
+    conditions: list[Condition], settings: stats.BootstrapSettings, seed: int, columns: tuple[str, ...] = SCORE_COLUMNS
+) -> pd.DataFrame:
     """Long table: mean and CI of every per-image score per (dataset, model, method, layer, perturbation,
     severity, metric). ``n`` counts finite values; ``n_nan`` the undefined ones (e.g. empty GT regions)."""
     rows = []
     for condition in conditions:
         k = condition.keys
         for layer, group in condition.frame.groupby("layer", sort=True):
-            for metric in SCORE_COLUMNS:
+            for metric in columns:
                 values = group[metric].to_numpy(float)
                 keys = (k["dataset"], k["model"], k["method"], layer, k["perturbation"], int(k["severity"]), metric)
                 mean, low, high, n = stats.mean_ci(values, settings, seeding.rng(seed, "aggregate", *keys))
@@ -106,8 +111,8 @@ def cam_metric_table(conditions: list[Condition], settings: stats.BootstrapSetti
                     "perturbation": k["perturbation"], "severity": int(k["severity"]), "metric": metric,
                     "n": n, "n_nan": int(np.isnan(values).sum()), "mean": mean, "ci_low": low, "ci_high": high,
                 })
-    columns = ["dataset", "model", "method", "layer", "perturbation", "severity", "metric"]
-    return _sort_conditions(pd.DataFrame(rows), columns)
+    keys = ["dataset", "model", "method", "layer", "perturbation", "severity", "metric"]
+    return _sort_conditions(pd.DataFrame(rows), keys)
 
 
 def box_vs_mask_table(cam_table: pd.DataFrame) -> pd.DataFrame:
@@ -169,3 +174,58 @@ def sanity_table(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: i
             rows.append({**dict(zip(keys, group_keys, strict=True)), "metric": metric, "n": n, "mean": mean,
                          "ci_low": low, "ci_high": high, "fails_check": verdicts.loc[group_keys]})
     return pd.DataFrame(rows)
+
+
+WSOL_DELTAS = (0.3, 0.5, 0.7)
+
+
+def _max_box_acc_statistic(delta: float | None):
+    """MaxBoxAcc(δ) (or, for None, MaxBoxAccV2) of best-IoU rows (..., N, T), vectorised over resamples."""
+
+    def statistic(best_iou: np.ndarray) -> np.ndarray:
+        deltas = WSOL_DELTAS if delta is None else (delta,)
+        per_delta = [(best_iou >= d).mean(axis=-2).max(axis=-1) for d in deltas]
+        return np.mean(per_delta, axis=0)
+
+    return statistic
+
+
+def _pxap_statistic(counts: np.ndarray) -> np.ndarray:
+    from camsweep.metrics import wsol
+
+    return wsol.pxap_from_counts(counts.sum(axis=-3))
+
+
+def wsol_table(
+    conditions: list[tuple[dict[str, object], dict[str, dict[str, np.ndarray]]]], settings: stats.BootstrapSettings,
+    seed: int,
+) -> pd.DataFrame:
+    """Dataset-level WSOL metrics (Choe et al. 2020) per (dataset, model, method, layer, condition) with
+    percentile-bootstrap CIs over images: ``max_box_acc_v2``, ``max_box_acc_<δ>`` and ``pxap``.
+
+    ``conditions`` pairs each artifact's keys with its per-image evidence (:func:`camsweep.scoring.wsol_evidence`)
+    as ``{"best_iou": {layer: (N, T)}, "pixel_counts": {layer: (N, 2, L)}}``. Images with an empty
+    GT (NaN best-IoU rows, all-zero counts) are left out; ``n`` counts the scored images.
+    """
+    rows = []
+    for k, evidence in conditions:
+        for layer in sorted(evidence["best_iou"]):
+            best = np.asarray(evidence["best_iou"][layer], dtype=float)
+            counts = np.asarray(evidence["pixel_counts"][layer], dtype=np.int64)
+            scored = ~np.isnan(best).any(axis=1)
+            statistics = {f"max_box_acc_{d}": ((best[scored],), _max_box_acc_statistic(d)) for d in WSOL_DELTAS}
+            statistics["max_box_acc_v2"] = ((best[scored],), _max_box_acc_statistic(None))
+            statistics["pxap"] = ((counts[scored],), _pxap_statistic)
+            for metric, (samples, statistic) in sorted(statistics.items()):
+                keys = (k["dataset"], k["model"], k["method"], layer, k["perturbation"], int(k["severity"]), metric)
+                if scored.sum() == 0:
+                    value, low, high = float("nan"), float("nan"), float("nan")
+                else:
+                    value, low, high = stats.statistic_ci(statistic, samples, settings, seeding.rng(seed, "wsol", *keys))
+                rows.append({
+                    "dataset": k["dataset"], "model": k["model"], "method": k["method"], "layer": layer,
+                    "perturbation": k["perturbation"], "severity": int(k["severity"]), "metric": metric,
+                    "n": int(scored.sum()), "value": value, "ci_low": low, "ci_high": high,
+                })
+    columns = ["dataset", "model", "method", "layer", "perturbation", "severity", "metric"]
+    return _sort_conditions(pd.DataFrame(rows), columns)

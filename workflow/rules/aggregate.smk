@@ -66,3 +66,35 @@ rule aggregate_cams:
         seed=config["seed"],
     script:
         "../scripts/aggregate_cams.py"
+
+
+rule aggregate_wsol:
+    input:
+        [
+            path
+            for dataset in DATASETS
+            for model in MODELS
+            for method in CAM_METHODS
+            for path in condition_paths(
+                "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.wsol.npz",
+                dataset=dataset,
+                model=model,
+                method=method,
+            )
+        ],
+    output:
+        table="results/tables/wsol.csv",
+    log:
+        "results/logs/aggregate_wsol.log",
+    benchmark:
+        "results/benchmarks/aggregate_wsol.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        aggregate=canonical(config["aggregate"]),
+        seed=config["seed"],
+    script:
+        "../scripts/aggregate_wsol.py"

@@ -24,6 +24,12 @@ RERUN_METHODS = [m for m in CAM_METHODS if m not in SHARED_PASS_METHODS]
 CAM_SETTINGS = ("batch_size", "memory_budget_mb", "scorecam_top_k")
 
 
+def faithfulness_layers(model, method):
+    """The configured faithfulness layers this method has maps for."""
+    layers = cam_layers(config, model, method)
+    return [layer for layer in config["faithfulness"]["layers"] if layer in layers]
+
+
 def cam_inputs():
     return {
         "model": "results/models/{dataset}/{model}.pt",
@@ -87,6 +93,8 @@ def all_tables():
         "results/tables/s4_table1.csv",
         "results/tables/method_comparisons.csv",
         "results/tables/sanity.csv",
+        "results/tables/wsol.csv",
+        "results/tables/faithfulness.csv",
     ]
 
 

@@ -7,7 +7,8 @@ rule score_cams:
         clean_maps="results/cams/{dataset}/{model}/{method}/none/0.npz",
         split="results/data/{dataset}/test.npz",
     output:
-        "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.parquet",
+        scores="results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.parquet",
+        wsol="results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.wsol.npz",
     log:
         log_path("score_cams", "dataset", "model", "method", "perturbation", "severity"),
     benchmark:

@@ -26,5 +26,8 @@ with job_context(globals()) as job:
     undefined = int(frame["iou_mask"].isna().sum())
     if undefined:
         logging.warning("%d (image, layer) rows have no ground-truth region: localisation metrics are NaN", undefined)
-    io.save_parquet(job.output[0], frame, io.provenance({**dict(job.wildcards.items()), "metrics": options}))
+    provenance = io.provenance({**dict(job.wildcards.items()), "metrics": options})
+    io.save_parquet(job.output.scores, frame, provenance)
+    evidence = scoring.wsol_evidence({layer: maps[layer] for layer in layers}, split)
+    io.save_npz(job.output.wsol, {**evidence, "ids": split.ids}, {**provenance, "layers": layers})
     logging.info("scored %d maps over layers %s", len(frame), layers)
