@@ -11,10 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from camsweep import seeding, stats
+from camsweep import scoring, seeding, stats
 from camsweep.inference import probabilities_of
 from camsweep.metrics import classification
-from camsweep.metrics.localisation import METRIC_NAMES, SEED_METRIC_NAMES
 from camsweep.perturb import CLEAN
 
 # Box and mask variants of each localisation metric, for the box-versus-mask table.
@@ -24,7 +23,7 @@ BOX_MASK_PAIRS = {
     "energy_pg": ("energy_pg_box", "energy_pg_mask"), "f1": ("f1_box", "f1_mask"),
     "soft_f": ("soft_f_box", "soft_f_mask"), "mae": ("mae_box", "mae"),
 }
-SCORE_COLUMNS = (*METRIC_NAMES, *SEED_METRIC_NAMES, "warping_error", "cam_rmse")
+SCORE_COLUMNS = scoring.SCORE_COLUMNS
 # S4's Table 1: name → (corrected metric, seed-compatible metric); published averages on 78 Pet images.
 S4_TABLE1 = {
     "LE": ("le_box", "le_box_seed"), "MLE": ("le_mask", "le_mask_seed"),
