@@ -80,28 +80,28 @@ def test_ablation_weights_equal_the_closed_form_on_every_strategy(gap_model, ima
         torch.testing.assert_close(maps["features"], expected, rtol=1e-4, atol=1e-6, msg=strategy)
 
 
-def test_ablation_falls_back_to_full_reruns_with_a_warning(gap_model, images):
-    untraceable = Untraceable()
-    untraceable.load_state_dict(gap_model.state_dict())
-    untraceable.eval()
+@pytest.mark.parametrize(
+    ("variant", "warning"),
+    [
+        (Untraceable, "re-runs the whole model.*cannot trace Untraceable"),
+        (SizedReshape, "a value crossing the cut at 'features' is not a per-image tensor"),
+    ],
+)
+def test_ablation_falls_back_to_full_reruns_with_a_warning(gap_model, images, variant, warning):
+    model = variant()
+    model.load_state_dict(gap_model.state_dict())
+    model.eval()
     targets = torch.tensor([0, 1, 2, 0])
-    with pytest.warns(UserWarning, match="re-runs the whole model.*cannot trace Untraceable"):
-        maps = cams.compute(untraceable, images, "ablationcam", ["features"], targets)
+    with pytest.warns(UserWarning, match=warning):
+        maps = cams.compute(model, images, "ablationcam", ["features"], targets)
     expected = cams.compute(gap_model, images, "ablationcam", ["features"], targets)
     torch.testing.assert_close(maps["features"], expected["features"], rtol=1e-4, atol=1e-6)
+
+
+def test_forcing_tail_reruns_on_an_untraceable_model_raises(gap_model, images):
     with pytest.raises(split.SplitError, match="cannot trace"):
-        cams.compute(untraceable, images, "ablationcam", ["features"], targets, settings=cams.CamSettings(ablation_strategy="tail"))
-
-
-def test_ablation_falls_back_when_a_non_tensor_crosses_the_cut(gap_model, images):
-    sized = SizedReshape()
-    sized.load_state_dict(gap_model.state_dict())
-    sized.eval()
-    targets = torch.tensor([0, 1, 2, 0])
-    with pytest.warns(UserWarning, match="a value crossing the cut at 'features' is not a per-image tensor"):
-        maps = cams.compute(sized, images, "ablationcam", ["features"], targets)
-    expected = cams.compute(gap_model, images, "ablationcam", ["features"], targets)
-    torch.testing.assert_close(maps["features"], expected["features"], rtol=1e-4, atol=1e-6)
+        cams.compute(Untraceable().eval(), images, "ablationcam", ["features"], [0, 1, 2, 0],
+                     settings=cams.CamSettings(ablation_strategy="tail"))
 
 
 def test_ablation_divides_by_the_magnitude_of_a_negative_score():

@@ -114,40 +114,36 @@ def cam_metric_table(
     return _sort_conditions(pd.DataFrame(rows), keys)
 
 
-def box_vs_mask_table(cam_table: pd.DataFrame) -> pd.DataFrame:
-    """Clean-image localisation metrics with the box and the mask version side by side."""
+def _side_by_side(
+    cam_table: pd.DataFrame, pairs: dict[str, tuple[str, str]], kinds: tuple[str, str]
+) -> list[dict[str, object]]:
+    """Clean-image rows per (dataset, model, method, layer, name): the mean and CI of the two metrics
+    ``pairs[name]`` under the column prefixes ``kinds``."""
     clean = cam_table[(cam_table["perturbation"] == CLEAN[0]) & (cam_table["severity"] == CLEAN[1])]
     keys = ["dataset", "model", "method", "layer"]
     rows = []
     for group_keys, group in clean.groupby(keys, sort=True):
         by_metric = group.set_index("metric")
-        for name, (box, mask) in BOX_MASK_PAIRS.items():
+        for name, columns in pairs.items():
             row = dict(zip(keys, group_keys, strict=True), metric=name)
-            for kind, column in (("box", box), ("mask", mask)):
+            for kind, column in zip(kinds, columns, strict=True):
                 row[kind] = by_metric.at[column, "mean"]
                 row[f"{kind}_low"] = by_metric.at[column, "ci_low"]
                 row[f"{kind}_high"] = by_metric.at[column, "ci_high"]
             rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
+
+
+def box_vs_mask_table(cam_table: pd.DataFrame) -> pd.DataFrame:
+    """Clean-image localisation metrics with the box and the mask version side by side."""
+    return pd.DataFrame(_side_by_side(cam_table, BOX_MASK_PAIRS, ("box", "mask")))
 
 
 def s4_table(cam_table: pd.DataFrame) -> pd.DataFrame:
     """S4's Table 1 on clean images: each metric corrected and seed-compatible side by side, with the
     published value (Xception on 78 Oxford-IIIT Pet images; comparable only on that data)."""
-    clean = cam_table[(cam_table["perturbation"] == CLEAN[0]) & (cam_table["severity"] == CLEAN[1])]
-    keys = ["dataset", "model", "method", "layer"]
-    rows = []
-    for group_keys, group in clean.groupby(keys, sort=True):
-        by_metric = group.set_index("metric")
-        for name, (corrected, seed) in S4_TABLE1.items():
-            row = dict(zip(keys, group_keys, strict=True), metric=name)
-            for kind, column in (("corrected", corrected), ("seed", seed)):
-                row[kind] = by_metric.at[column, "mean"]
-                row[f"{kind}_low"] = by_metric.at[column, "ci_low"]
-                row[f"{kind}_high"] = by_metric.at[column, "ci_high"]
-            row["published"] = S4_PUBLISHED[name]
-            rows.append(row)
-    return pd.DataFrame(rows)
+    rows = _side_by_side(cam_table, S4_TABLE1, ("corrected", "seed"))
+    return pd.DataFrame([{**row, "published": S4_PUBLISHED[row["metric"]]} for row in rows])
 
 
 SANITY_COLUMNS = (

@@ -40,15 +40,18 @@ def cam_inputs():
     }
 
 
+def cam_settings():
+    """The config's camsweep.cams.CamSettings fields, in canonical order."""
+    return canonical({k: v for k, v in config["cams"].items() if k in CAM_SETTINGS})
+
+
 def cam_params(methods):
     """Params shared by both CAM rules; `methods(wildcards)` lists the job's methods."""
     return {
         "methods": methods,
         "layers": lambda wc: {m: cam_layers(config, wc.model, m) for m in methods(wc)},
         "target": config["cams"]["target"],
-        "settings": canonical(
-            {k: v for k, v in config["cams"].items() if k in CAM_SETTINGS}
-        ),
+        "settings": cam_settings(),
         "device": config["device"],
     }
 

@@ -22,10 +22,7 @@ rule sanity_check:
     params:
         layers=lambda wc: cam_layers(config, wc.model, wc.method),
         sanity=canonical(config["sanity"]),
-        metrics=canonical(config["metrics"]),
-        settings=canonical(
-            {k: v for k, v in config["cams"].items() if k in CAM_SETTINGS}
-        ),
+        settings=cam_settings(),
         seed=config["seed"],
         device=config["device"],
     script:

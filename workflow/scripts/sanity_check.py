@@ -2,10 +2,11 @@
 
 import logging
 
+import numpy as np
 import pandas as pd
 import torch
 
-from camsweep import cams, io, maps as saliency_maps, sanity
+from camsweep import cams, io, maps as saliency_maps, regions, sanity
 from camsweep.data import check_ids, load_images, load_split
 from camsweep.metrics import localisation
 from camsweep.models import classifiers
@@ -25,12 +26,8 @@ with job_context(globals()) as job:
     inputs = classifiers.preprocess(load_images(job.input.images, split), spec)
     targets = trained_maps["targets"]  # explain the same class with both models
     random_maps = cams.compute(randomised, inputs, method, layers, targets, settings=cams.CamSettings(**job.params.settings))
-    settings = localisation.LocalisationSettings(
-        threshold=job.params.metrics["threshold"], threshold_value=job.params.metrics["threshold_value"],
-        largest_component=job.params.metrics["largest_component"],
-        pointing_tolerance=job.params.metrics["pointing_tolerance"],
-    )
     size = split.images.shape[1:3]
+    box_regions = regions.boxes_to_masks(split.boxes, size) if split.has_masks else None
     frames = []
     for layer in layers:
         trained = saliency_maps.upsample(trained_maps[layer], size)
@@ -38,11 +35,12 @@ with job_context(globals()) as job:
         frame = pd.DataFrame({"id": split.ids.astype(str), "layer": layer})
         for name, values in sanity.map_similarity(trained, random).items():
             frame[name] = values
-        if split.has_masks:
+        if split.has_masks:  # energy pointing games need no threshold: no localisation settings here
             for model_name, stack in (("trained", trained), ("randomised", random)):
-                scores = localisation.scores(stack, split.masks, split.boxes, settings)
-                frame[f"energy_pg_box_{model_name}"] = scores["energy_pg_box"]
-                frame[f"energy_pg_mask_{model_name}"] = scores["energy_pg_mask"]
+                normalised = saliency_maps.normalise(stack)
+                for kind, truth in (("box", box_regions), ("mask", split.masks)):
+                    energy = localisation.energy_pointing_game(normalised, truth)
+                    frame[f"energy_pg_{kind}_{model_name}"] = np.where(truth.any(axis=(1, 2)), energy, np.nan)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
     params = {**dict(job.wildcards.items()), "layers": layers, "randomised_modules": top, **job.params.sanity}

@@ -15,10 +15,7 @@ with job_context(globals()) as job:
     check_ids(maps["ids"], split, job.input.maps)
     check_ids(clean["ids"], split, job.input.clean_maps)
     layers = meta["layers"]
-    settings = LocalisationSettings(
-        threshold=options["threshold"], threshold_value=options["threshold_value"],
-        largest_component=options["largest_component"], pointing_tolerance=options["pointing_tolerance"],
-    )
+    settings = LocalisationSettings.from_config(options)
     frame = scoring.score_maps(
         {layer: maps[layer] for layer in layers}, {layer: clean[layer] for layer in layers}, split, settings,
         options["stability_scale"], targets=maps["targets"],

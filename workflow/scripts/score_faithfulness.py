@@ -29,10 +29,7 @@ with job_context(globals()) as job:
         return torch.softmax(model(normalised).float(), dim=1).cpu()
 
     targets = torch.as_tensor(maps["targets"])
-    settings = localisation.LocalisationSettings(
-        threshold=metrics["threshold"], threshold_value=metrics["threshold_value"],
-        largest_component=metrics["largest_component"], pointing_tolerance=metrics["pointing_tolerance"],
-    )
+    settings = localisation.LocalisationSettings.from_config(metrics)
     curves = {"steps": options["steps"], "batch_size": options["batch_size"]}
     frames = []
     with torch.inference_mode():

@@ -37,9 +37,14 @@ log = logging.getLogger(__name__)
 EPSILON = 1e-7
 
 
+def weights_from_drops(drops: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Score drops (N, K) relative to the original scores (N,): (y − y_k) / max(|y|, ε)."""
+    return drops / original.abs().clamp_min(EPSILON)[:, None]
+
+
 def weights_from_scores(original: torch.Tensor, ablated: torch.Tensor) -> torch.Tensor:
     """(y − y_k) / max(|y|, ε); ``original`` (N,), ``ablated`` (N, K)."""
-    return (original[:, None] - ablated) / original.abs().clamp_min(EPSILON)[:, None]
+    return weights_from_drops(original[:, None] - ablated, original)
 
 
 STRATEGIES = ("auto", "tail", "full")
@@ -92,8 +97,9 @@ def ablation_cam(
         original = bound.scores(outputs).float()
         readout = split.linear_readout(cut) if closed_form else None
         if readout is not None:
-            contributions = activations.float().mean(dim=(2, 3)) * readout.weight.float()[bound.classes]
-            weights = contributions / original.abs().clamp_min(EPSILON)[:, None]
+            # Zeroing A_k removes exactly its term of the linear readout: y − y_k = W_ck · mean(A_k).
+            drops = activations.float().mean(dim=(2, 3)) * readout.weight.float()[bound.classes]
+            weights = weights_from_drops(drops, original)
         else:
             ablated = _tail_scores(cut, crossing, bound, memory_budget_mb)
             weights = weights_from_scores(original, ablated)

@@ -46,6 +46,11 @@ class LocalisationSettings:
     largest_component: bool = True
     pointing_tolerance: int = 0  # pixels
 
+    @classmethod
+    def from_config(cls, metrics: dict) -> LocalisationSettings:
+        """From the config's ``metrics`` section (which has further keys, e.g. the stability scale)."""
+        return cls(**{field: metrics[field] for field in cls.__dataclass_fields__})
+
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray, when_zero: float) -> np.ndarray:
     numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
