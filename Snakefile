@@ -31,6 +31,8 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/sanity.smk"
 include: "workflow/rules/faithfulness.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/shortcut.smk"
 
 
 rule all:

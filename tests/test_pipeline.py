@@ -72,8 +72,48 @@ def test_every_table_and_figure_is_produced(tiny_run):
     for figure in ("training", "classification", "stability", "box_vs_mask", "examples"):
         for ext in ("png", "pdf"):
             assert (results / f"figures/tiny/r18/{figure}.{ext}").stat().st_size > 1000
+    for figure in ("s1/useg/ablationcam", "s1/useg/gradcam", "s1/useg/occlusion", "shortcut/tiny/r18"):
+        for ext in ("png", "pdf"):
+            assert (results / f"figures/{figure}.{ext}").stat().st_size > 1000
     for log in (results / "logs").rglob("*.log"):
         assert "Traceback" not in log.read_text(), log
+
+
+def test_segmenter_tables(tiny_run):
+    results = tiny_run / "results"
+    segmenters = pd.read_csv(results / "tables/segmenters.csv")
+    assert list(segmenters["metric"]) == ["dice", "iou"] and (segmenters["n"] == 12).all()
+    per_image = pd.read_parquet(results / "segmenters/useg/test_scores.parquet")
+    assert segmenters.loc[0, "mean"] == pytest.approx(per_image["dice"].mean(), rel=1e-5)
+    s1 = pd.read_csv(results / "tables/s1_segmentation_cams.csv")
+    assert set(s1["method"]) == {"ablationcam", "gradcam"} and set(s1["layer"]) == {"encoder3", "encoder4"}
+    assert "cam_rmse" not in set(s1["metric"]) and (s1["n"] + s1["n_nan"] == 6).all()
+    occlusion = pd.read_csv(results / "tables/s1_occlusion.csv")
+    assert set(occlusion["occluded"]) == {"foreground", "background"}
+    assert sorted(set(occlusion["fraction"])) == [0.0, 0.25, 0.5]
+    unoccluded = occlusion[(occlusion["fraction"] == 0) & (occlusion["metric"] == "map_rmse")]
+    assert (unoccluded["mean"] == 0).all()
+    maps = np.load(results / "segmenters/useg/cams/ablationcam.npz")
+    assert maps["encoder4"].shape == (6, 4, 4) and maps["encoder3"].shape == (6, 8, 8)  # 32 px / 8 and / 4
+
+
+def test_shortcut_and_classifier_reports(tiny_run):
+    results = tiny_run / "results"
+    shortcut = pd.read_csv(results / "tables/shortcut.csv")
+    assert list(zip(shortcut["training"], shortcut["marker"], strict=True)) == [
+        (t, m) for t in ("ce", "attention") for m in ("correlated", "absent", "shuffled")]
+    frame = pd.read_parquet(results / "shortcut/tiny/r18/attention.parquet")
+    absent = frame[frame["marker"] == "absent"]
+    row = shortcut[(shortcut["training"] == "attention") & (shortcut["marker"] == "absent")].iloc[0]
+    assert row["accuracy"] == pytest.approx(absent["correct"].mean()) and row["n"] == 12
+    assert row["energy_pg_mask"] == pytest.approx(absent["energy_pg_mask"].mean(), rel=1e-5)
+    history = pd.read_csv(results / "shortcut/tiny/r18/attention.history.csv")
+    assert {"ce_weight", "attention_loss", "train_hard_ratio"} <= set(history.columns)
+    classifiers = pd.read_csv(results / "tables/classifiers.csv")
+    assert list(zip(classifiers["study"], classifiers["training"], strict=True)) == [
+        ("main", "ce"), ("shortcut", "attention"), ("shortcut", "ce")]
+    youden = classifiers["sensitivity"] + classifiers["specificity"] - 1
+    np.testing.assert_allclose(classifiers["youden"], youden, rtol=1e-5)
 
 
 def test_tables_agree_with_the_per_image_artifacts(tiny_run):
@@ -113,7 +153,8 @@ def test_changing_one_severity_list_recomputes_only_that_branch(tiny_run):
 def test_report_holds_every_figure(tiny_run):
     snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
     html = (tiny_run / "report.html").read_text(errors="ignore")
-    for caption_words in ("Training curves", "ROC-AUC", "Explanation stability", "tight ground-truth box", "One test image"):
+    for caption_words in ("Training curves", "ROC-AUC", "Explanation stability", "tight ground-truth box", "One test image",
+                          "re-runs only the decoder", "occlusion study", "Shortcut demonstration"):
         assert caption_words in html
 
 
@@ -121,6 +162,6 @@ def test_same_config_gives_byte_identical_tables(tiny_run, tmp_path):
     shutil.copy(ROOT / "tests/data/tiny.yaml", tmp_path / "tiny.yaml")
     snakemake(tmp_path)
     tables_made = sorted(path.name for path in (tiny_run / "results/tables").glob("*.csv"))
-    assert len(tables_made) == 8
+    assert len(tables_made) == 13
     for table in tables_made:
         assert (tmp_path / "results/tables" / table).read_bytes() == (tiny_run / "results/tables" / table).read_bytes(), table

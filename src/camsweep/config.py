@@ -23,8 +23,25 @@ def load_schema(path: str | os.PathLike) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
-def fill_defaults(instance: Any, schema: dict[str, Any]) -> None:
-    """Insert schema defaults for missing keys, recursing through properties and additionalProperties."""
+def _resolved(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with a local ``$ref`` (``#/$defs/<name>``) replaced by its target; the object branch of
+    a ``oneOf`` stands for the whole when exactly one branch is an object or a reference."""
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return {**_resolved(target, root), **{k: v for k, v in schema.items() if k != "$ref"}}
+    branches = [b for b in schema.get("oneOf", []) if "$ref" in b or b.get("type") == "object"]
+    if len(branches) == 1:
+        return {**_resolved(branches[0], root), **{k: v for k, v in schema.items() if k != "oneOf"}}
+    return schema
+
+
+def fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> None:
+    """Insert schema defaults for missing keys, recursing through properties, additionalProperties and
+    local references."""
+    root = schema if root is None else root
+    schema = _resolved(schema, root)
     if not isinstance(instance, dict):
         return
     properties = schema.get("properties", {})
@@ -32,12 +49,12 @@ def fill_defaults(instance: Any, schema: dict[str, Any]) -> None:
         if key not in instance and "default" in subschema:
             instance[key] = copy.deepcopy(subschema["default"])
         if key in instance:
-            fill_defaults(instance[key], subschema)
+            fill_defaults(instance[key], subschema, root)
     extra = schema.get("additionalProperties")
     if isinstance(extra, dict):
         for key, value in instance.items():
             if key not in properties:
-                fill_defaults(value, extra)
+                fill_defaults(value, extra, root)
 
 
 def canonical(value: Any) -> Any:
@@ -58,6 +75,10 @@ def _dotted(path: Any) -> str:
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # "Not valid under any of the given schemas" names nothing: describe the branch that came closest.
+        nested = [e for e in error.context if e.validator != "type" or len(e.absolute_path) > len(error.absolute_path)]
+        return _describe(jsonschema.exceptions.best_match(nested or error.context))
     where = _dotted(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
@@ -104,7 +125,12 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
         if method not in methods:
             problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods {methods}")
     for name, model in config["models"].items():
-        problems.extend(_check_model(name, model, config["sanity"]["randomise_from"]))
+        layer_keys = {"sanity.randomise_from": config["sanity"]["randomise_from"]}
+        attention = model["train"]["attention"]
+        if attention is not None:
+            layer_keys[f"models.{name}.train.attention.layer"] = attention["layer"]
+            problems.extend(_check_attention(config, f"models.{name}.train.attention", attention))
+        problems.extend(_check_model(name, model, layer_keys))
         for method, layers in method_layers.items():
             outside = [layer for layer in layers if layer not in model["cam_layers"]]
             if outside:
@@ -120,7 +146,88 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
                 f"figures.example_layer: {figures['example_layer']!r} is not among the layers of "
                 f"{figures['example_method']} for models.{name} {example_layers}"
             )
+    problems.extend(_check_segmenters(config))
+    problems.extend(_check_shortcut(config))
     return problems
+
+
+def _synthetic_classes(config: dict[str, Any], dataset: str) -> list[str] | None:
+    """The class names of a synthetic dataset (None for other sources, known only once prepared)."""
+    options = config["datasets"][dataset]
+    return list(options["synthetic"]["classes"]) if options["source"] == "synthetic" else None
+
+
+def _check_attention(config: dict[str, Any], key: str, attention: dict[str, Any]) -> list[str]:
+    problems = []
+    if attention["region"] != "truth" and attention["region"] not in config["segmenters"]:
+        problems.append(f"{key}.region: {attention['region']!r} is neither 'truth' nor a segmenter {sorted(config['segmenters'])}")
+    for dataset in config["datasets"]:
+        classes = _synthetic_classes(config, dataset)
+        unknown = [c for c in attention["skip_classes"] if classes is not None and c not in classes]
+        if unknown:
+            problems.append(f"{key}.skip_classes: {unknown} are not classes of datasets.{dataset} {classes}")
+    return problems
+
+
+def _check_segmenters(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, dataset in config["datasets"].items():
+        source = dataset["regions_from"]
+        if source is not None and source not in config["segmenters"]:
+            problems.append(f"datasets.{name}.regions_from: {source!r} is not a segmenter {sorted(config['segmenters'])}")
+    for name, segmenter in config["segmenters"].items():
+        dataset = segmenter["dataset"]
+        if dataset not in config["datasets"]:
+            problems.append(f"segmenters.{name}.dataset: {dataset!r} is not a dataset {sorted(config['datasets'])}")
+            continue
+        size = config["datasets"][dataset].get("synthetic", {}).get("image_size")
+        if size is not None and size % 8:
+            problems.append(f"segmenters.{name}: the U-Net needs image sides divisible by 8; datasets.{dataset} has {size}")
+        classes = _synthetic_classes(config, dataset)
+        channels = ["background", "foreground"] if segmenter["masks"] == "binary" else ["background", *(classes or [])]
+        target = segmenter["cams"]["target"]
+        if (segmenter["masks"] == "binary" or classes is not None) and target not in channels:
+            problems.append(f"segmenters.{name}.cams.target: {target!r} is not an output channel; valid: {channels}")
+    return problems
+
+
+def _check_shortcut(config: dict[str, Any]) -> list[str]:
+    shortcut = config["shortcut"]
+    if not shortcut["enabled"]:
+        return []
+    problems = []
+    if shortcut["dataset"] not in config["datasets"] or config["datasets"][shortcut["dataset"]]["source"] != "synthetic":
+        synthetic = sorted(d for d, options in config["datasets"].items() if options["source"] == "synthetic")
+        problems.append(f"shortcut.dataset: {shortcut['dataset']!r} is not a synthetic dataset {synthetic}")
+    elif shortcut["synthetic"]:
+        problems.extend(_check_overrides(config["datasets"][shortcut["dataset"]]["synthetic"], shortcut["synthetic"]))
+    if shortcut["model"] not in config["models"]:
+        return [*problems, f"shortcut.model: {shortcut['model']!r} is not a model {sorted(config['models'])}"]
+    if shortcut["attention"]["region"] != "truth":
+        problems.append("shortcut.attention.region: the shortcut study uses the synthetic masks; it must be 'truth'")
+    problems.extend(_check_attention(config, "shortcut.attention", shortcut["attention"]))
+    layers = _module_names(config["models"][shortcut["model"]])
+    if not isinstance(layers, set):
+        return problems
+    for key, layer in (("shortcut.attention.layer", shortcut["attention"]["layer"]), ("shortcut.explain.layer", shortcut["explain"]["layer"])):
+        if layer not in layers:
+            problems.append(f"{key}: {layer!r} is not a layer of models.{shortcut['model']}; valid: {sorted(layers)}")
+    return problems
+
+
+def shortcut_synthetic(config: dict[str, Any]) -> dict[str, Any]:
+    """The shortcut study's synthetic section: its dataset's, with shortcut.synthetic's overrides."""
+    return {**config["datasets"][config["shortcut"]["dataset"]]["synthetic"], **config["shortcut"]["synthetic"]}
+
+
+def _check_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
+    from camsweep.data import synthetic
+
+    try:
+        synthetic.spec_from_config({**base, **overrides}, 1.0, "correlated")
+    except (TypeError, ValueError) as error:
+        return [f"shortcut.synthetic: {error}"]
+    return []
 
 
 def cam_layers(config: dict[str, Any], model: str, method: str) -> list[str]:
@@ -128,24 +235,34 @@ def cam_layers(config: dict[str, Any], model: str, method: str) -> list[str]:
     return list(config["cams"]["layers"].get(method, config["models"][model]["cam_layers"]))
 
 
-def _check_model(name: str, model: dict[str, Any], sanity_from: str | None = None) -> list[str]:
-    # Built on the meta device: no memory, no weights, just the module tree to check layer names.
+def _module_names(model: dict[str, Any]) -> set[str] | str:
+    """Module names of a configured classifier (built on the meta device: no memory, no weights), or the
+    reason it cannot be built."""
     import torch
 
     from camsweep.models.classifiers import ClassifierSpec, available_architectures, build
 
     if model["architecture"] not in available_architectures():
-        return [f"models.{name}.architecture: unknown {model['architecture']!r}; valid: {available_architectures()}"]
+        return f"architecture: unknown {model['architecture']!r}; valid: {available_architectures()}"
     spec = ClassifierSpec(model["architecture"], 2, stem=model["stem"], last_stride=model["last_stride"])
     try:
         with torch.device("meta"):
             network = build(spec)
     except ValueError as error:
-        return [f"models.{name}: {error}"]
-    layers = {layer for layer, _ in network.named_modules() if layer}
+        return str(error)
+    return {layer for layer, _ in network.named_modules() if layer}
+
+
+def _check_model(name: str, model: dict[str, Any], layer_keys: dict[str, str]) -> list[str]:
+    """``layer_keys`` maps a config key to a module name it must name (besides ``cam_layers``)."""
+    layers = _module_names(model)
+    if isinstance(layers, str):
+        return [f"models.{name}.{layers}" if layers.startswith("architecture") else f"models.{name}: {layers}"]
     unknown = [layer for layer in model["cam_layers"] if layer not in layers]
     if unknown:
         return [f"models.{name}.cam_layers: unknown layer(s) {unknown}; valid: {sorted(layers)}"]
-    if sanity_from is not None and sanity_from not in layers:
-        return [f"sanity.randomise_from: {sanity_from!r} is not a layer of models.{name}; valid: {sorted(layers)}"]
-    return []
+    return [
+        f"{key}: {layer!r} is not a layer of models.{name}; valid: {sorted(layers)}"
+        for key, layer in layer_keys.items()
+        if layer not in layers
+    ]

@@ -221,3 +221,84 @@ def wsol_table(
                 })
     columns = ["dataset", "model", "method", "layer", "perturbation", "severity", "metric"]
     return _sort_conditions(pd.DataFrame(rows), columns)
+
+
+def grouped_mean_table(
+    frame: pd.DataFrame, keys: list[str], columns: tuple[str, ...], settings: stats.BootstrapSettings, seed: int,
+    tag: str,
+) -> pd.DataFrame:
+    """Long table: mean and CI of each per-image column per group of ``keys`` (sorted). ``n`` counts finite
+    values, ``n_nan`` undefined ones. ``tag`` keys the bootstrap generators so tables do not share draws."""
+    rows = []
+    for group_keys, group in frame.groupby(keys, sort=True):
+        group_keys = group_keys if isinstance(group_keys, tuple) else (group_keys,)
+        for metric in columns:
+            values = group[metric].to_numpy(float)
+            mean, low, high, n = stats.mean_ci(values, settings, seeding.rng(seed, tag, *group_keys, metric))
+            rows.append({**dict(zip(keys, group_keys, strict=True)), "metric": metric, "n": n,
+                         "n_nan": int(np.isnan(values).sum()), "mean": mean, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+REPORT_METRICS = ("accuracy", "roc_auc", "sensitivity", "specificity", "youden", "discriminant_power")
+
+
+def _report_statistic(metric: str):
+    """A bootstrap statistic of one report metric, looping over the resample axis statistic_ci adds."""
+    def statistic(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        if labels.ndim == 1:
+            return np.asarray(classification.report(labels, probs)[metric])
+        return np.array([classification.report(y, p)[metric] for y, p in zip(labels, probs, strict=True)])
+    return statistic
+
+
+def report_columns(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: int, keys: tuple) -> dict[str, float]:
+    """The classification report (:func:`camsweep.metrics.classification.report`) of one predictions frame:
+    each metric and its image-bootstrap CI (``<metric>_low``, ``<metric>_high``). A metric that is
+    infinite (discriminant power at sensitivity or specificity 1) or undefined has a NaN interval."""
+    labels, probs = frame["label"].to_numpy(), probabilities_of(frame)
+    row: dict[str, float] = {"n": len(frame)}
+    for metric in REPORT_METRICS:
+        value, low, high = stats.statistic_ci(
+            _report_statistic(metric), (labels, probs), settings, seeding.rng(seed, "report", *keys, metric)
+        )
+        row |= {metric: value, f"{metric}_low": low, f"{metric}_high": high}
+    return row
+
+
+CLASSIFIER_KEYS = ("study", "dataset", "model", "training")
+
+
+def classifier_table(conditions: list[Condition], settings: stats.BootstrapSettings, seed: int) -> pd.DataFrame:
+    """One row per trained classifier: its classification report on its own test images, with CIs.
+    Condition keys: :data:`CLASSIFIER_KEYS` (study: ``main`` or ``shortcut``; training: ``ce`` or ``attention``)."""
+    rows = []
+    for condition in conditions:
+        keys = tuple(condition.keys[k] for k in CLASSIFIER_KEYS)
+        rows.append({**dict(zip(CLASSIFIER_KEYS, keys, strict=True)), **report_columns(condition.frame, settings, seed, keys)})
+    return pd.DataFrame(rows).sort_values(list(CLASSIFIER_KEYS), kind="stable").reset_index(drop=True)
+
+
+SHORTCUT_TRAININGS = ("ce", "attention")
+SHORTCUT_MARKERS = ("correlated", "absent", "shuffled")
+SHORTCUT_MAP_COLUMNS = ("energy_pg_box", "energy_pg_mask", "pointing_game_mask", "hard_ratio")
+
+
+def shortcut_table(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: int) -> pd.DataFrame:
+    """Per (dataset, model, training, marker): the classification report and the mean map scores of
+    :data:`SHORTCUT_MAP_COLUMNS`, each with an image-bootstrap CI."""
+    keys = ["dataset", "model", "training", "marker"]
+    rows = []
+    for group_keys, group in frame.groupby(keys, sort=True):
+        row = {**dict(zip(keys, group_keys, strict=True)), **report_columns(group, settings, seed, group_keys)}
+        for metric in SHORTCUT_MAP_COLUMNS:
+            mean, low, high, _ = stats.mean_ci(group[metric].to_numpy(float), settings,
+                                               seeding.rng(seed, "shortcut", *group_keys, metric))
+            row |= {metric: mean, f"{metric}_low": low, f"{metric}_high": high}
+        rows.append(row)
+    # The order the study reads: cross-entropy first; the marker as trained, then the tests that break it.
+    table = pd.DataFrame(rows).assign(
+        _training=lambda t: t["training"].map(SHORTCUT_TRAININGS.index), _marker=lambda t: t["marker"].map(SHORTCUT_MARKERS.index)
+    )
+    return (table.sort_values(["dataset", "model", "_training", "_marker"], kind="stable")
+            .drop(columns=["_training", "_marker"]).reset_index(drop=True))

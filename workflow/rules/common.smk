@@ -1,9 +1,11 @@
 # Shared names, paths and wildcard constraints.
+import copy
 from pathlib import Path
 
 from camsweep.cams import SHARED_PASS_METHODS
 from camsweep.config import cam_layers, canonical
 from camsweep.perturb import CLEAN
+from camsweep.tables import SHORTCUT_MARKERS, SHORTCUT_TRAININGS
 
 ENV = "../../envs/camsweep.yaml"
 DATASETS = sorted(config["datasets"])
@@ -16,6 +18,11 @@ CONDITIONS = [CLEAN] + [
     for severity in sorted(severities)
 ]
 SPLITS = ["train", "val", "test"]
+SEGMENTERS = sorted(config["segmenters"])
+SHORTCUT = config["shortcut"]
+# The shortcut study's two trainings and its three test sets (marker as in training, none, another class's).
+TRAININGS = list(SHORTCUT_TRAININGS)
+MARKERS = list(SHORTCUT_MARKERS)
 
 # CAM jobs: methods sharing one pass run together; re-running methods get a job each.
 SHARED_METHODS = [m for m in CAM_METHODS if m in SHARED_PASS_METHODS]
@@ -56,8 +63,40 @@ def cam_params(methods):
     }
 
 
+def segmenter_channels(segmenter):
+    """The output channels a segmenter's config implies (checked against its checkpoint)."""
+    options = config["segmenters"][segmenter]
+    if options["masks"] == "binary":
+        return ["background", "foreground"]
+    return [
+        "background",
+        *config["datasets"][options["dataset"]]["synthetic"]["classes"],
+    ]
+
+
+def attention_regions(attention, dataset):
+    """A training job's attention regions predicted by a segmenter (train and val), if it needs them."""
+    if attention is None or attention["region"] == "truth":
+        return []
+    return [
+        f"results/regions/{dataset}/{attention['region']}/{split}.npz"
+        for split in ("train", "val")
+    ]
+
+
+def ground_truth_regions(wildcards):
+    """The score stage's predicted-region input when the dataset takes its regions from a segmenter."""
+    segmenter = config["datasets"][wildcards.dataset]["regions_from"]
+    if segmenter is None:
+        return {}
+    return {"regions": f"results/regions/{wildcards.dataset}/{segmenter}/test.npz"}
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    segmenter="|".join(SEGMENTERS) or "^$",
+    training="|".join(TRAININGS),
+    marker="|".join(MARKERS),
     model="|".join(MODELS),
     perturbation="|".join([CLEAN[0], *config["perturbations"]]),
     severity="[0-5]",
@@ -89,7 +128,8 @@ def condition_paths(pattern, **fixed):
 
 
 def all_tables():
-    return [
+    tables = [
+        "results/tables/classifiers.csv",
         "results/tables/classification.csv",
         "results/tables/cam_metrics.csv",
         "results/tables/box_vs_mask.csv",
@@ -99,19 +139,41 @@ def all_tables():
         "results/tables/wsol.csv",
         "results/tables/faithfulness.csv",
     ]
+    if SEGMENTERS:
+        tables += [
+            "results/tables/segmenters.csv",
+            "results/tables/s1_segmentation_cams.csv",
+            "results/tables/s1_occlusion.csv",
+        ]
+    if SHORTCUT["enabled"]:
+        tables.append("results/tables/shortcut.csv")
+    return tables
 
 
 FIGURES = ["training", "classification", "stability", "box_vs_mask", "examples"]
 
 
 def all_figures():
-    return [
+    figures = [
         f"results/figures/{dataset}/{model}/{figure}.{ext}"
         for dataset in DATASETS
         for model in MODELS
         for figure in FIGURES
         for ext in ("png", "pdf")
     ]
+    for segmenter in SEGMENTERS:
+        names = ["occlusion", *config["segmenters"][segmenter]["cams"]["methods"]]
+        figures += [
+            f"results/figures/s1/{segmenter}/{name}.{ext}"
+            for name in names
+            for ext in ("png", "pdf")
+        ]
+    if SHORTCUT["enabled"]:
+        figures += [
+            f"results/figures/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}.{ext}"
+            for ext in ("png", "pdf")
+        ]
+    return figures
 
 
 def figure_outputs(name, caption, category):

@@ -3,6 +3,7 @@
 
 rule score_cams:
     input:
+        unpack(ground_truth_regions),
         maps="results/cams/{dataset}/{model}/{method}/{perturbation}/{severity}.npz",
         clean_maps="results/cams/{dataset}/{model}/{method}/none/0.npz",
         split="results/data/{dataset}/test.npz",

@@ -6,6 +6,9 @@ rule train_classifier:
         train="results/data/{dataset}/train.npz",
         val="results/data/{dataset}/val.npz",
         test="results/data/{dataset}/test.npz",
+        regions=lambda wc: attention_regions(
+            config["models"][wc.model]["train"]["attention"], wc.dataset
+        ),
     output:
         model="results/models/{dataset}/{model}.pt",
         history="results/models/{dataset}/{model}.history.csv",

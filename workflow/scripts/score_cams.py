@@ -1,5 +1,6 @@
 """Per-image localisation and stability scores of one method's maps for one condition."""
 
+import dataclasses
 import logging
 
 from camsweep import io, scoring
@@ -10,6 +11,11 @@ from camsweep.scripting import job_context
 with job_context(globals()) as job:
     options = job.params.metrics
     split = load_split(job.input.split)
+    if "regions" in dict(job.input.items()):  # datasets.<name>.regions_from: a segmenter's regions are the truth
+        predicted, _ = io.load_npz(job.input.regions)
+        check_ids(predicted["ids"], split, job.input.regions)
+        split = dataclasses.replace(split, masks=predicted["masks"], boxes=predicted["boxes"])
+        logging.info("ground truth: the segmenter's regions in %s", job.input.regions)
     maps, meta = io.load_npz(job.input.maps)
     clean, _ = io.load_npz(job.input.clean_maps)
     check_ids(maps["ids"], split, job.input.maps)

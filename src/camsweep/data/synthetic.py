@@ -71,6 +71,17 @@ class SyntheticSpec:
             raise ValueError(f"marker_mode must be absent, correlated or shuffled, got {self.marker_mode!r}")
 
 
+def spec_from_config(options: dict, marker_probability: float, marker_mode: MarkerMode) -> SyntheticSpec:
+    """The spec of a config's ``datasets.<name>.synthetic`` section, with the marker as given."""
+    return SyntheticSpec(
+        image_size=options["image_size"], classes=tuple(options["classes"]),
+        object_radius=tuple(options["object_radius"]), max_rotation=options["max_rotation"],
+        clutter_lines=options["clutter_lines"], clutter_blobs=options["clutter_blobs"],
+        texture_amplitude=options["texture_amplitude"], pixel_noise=options["pixel_noise"],
+        marker_probability=marker_probability, marker_mode=marker_mode,
+    )
+
+
 def shape_polygon(shape: str, centre: tuple[float, float], radius: float, angle: float) -> np.ndarray:
     """Vertices (V, 2) of ``shape`` with circumradius ``radius`` rotated by ``angle`` radians."""
     if shape == "circle":

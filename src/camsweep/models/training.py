@@ -1,4 +1,5 @@
-"""Training a classifier from scratch: SGD with a one-cycle schedule and flip augmentation."""
+"""Training a classifier from scratch: SGD with a one-cycle schedule and flip augmentation, optionally
+with S3's differentiable Grad-CAM attention term (:mod:`camsweep.attention`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from camsweep import attention as attention_mod
 from camsweep import seeding
+from camsweep.cams import hooks
 from camsweep.data.imageset import ImageSet
 from camsweep.models.classifiers import ClassifierSpec, build, preprocess
 
@@ -67,12 +70,53 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch
     return total_loss / len(labels), correct / len(labels)
 
 
-def _flip(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    n = batch.shape[0]
+def _draw_flips(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     horizontal = torch.rand(n, generator=generator) < 0.5
     vertical = torch.rand(n, generator=generator) < 0.5
-    batch = torch.where(horizontal.view(-1, 1, 1, 1), batch.flip(3), batch)
-    return torch.where(vertical.view(-1, 1, 1, 1), batch.flip(2), batch)
+    return horizontal, vertical
+
+
+def _apply_flips(batch: torch.Tensor, horizontal: torch.Tensor, vertical: torch.Tensor) -> torch.Tensor:
+    """Flip the last two axes (…, H, W) of each item; works for images (N, C, H, W) and regions (N, H, W)."""
+    shape = (-1,) + (1,) * (batch.ndim - 1)
+    horizontal, vertical = horizontal.to(batch.device), vertical.to(batch.device)
+    batch = torch.where(horizontal.view(shape), batch.flip(-1), batch)
+    return torch.where(vertical.view(shape), batch.flip(-2), batch)
+
+
+def _flip(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return _apply_flips(batch, *_draw_flips(batch.shape[0], generator))
+
+
+def _check_regions(name: str, regions: np.ndarray | None, split: ImageSet) -> torch.Tensor:
+    expected = (len(split), *split.images.shape[1:3])
+    if regions is None:
+        raise ValueError(f"{name} (bool regions {expected}, e.g. the split's masks) are required when attention is set")
+    regions = np.asarray(regions)
+    if regions.shape != expected:
+        raise ValueError(f"{name} must have shape {expected} (one region per image, at image size), got {regions.shape}")
+    if regions.dtype != bool:
+        raise ValueError(f"{name} must be bool, got {regions.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(regions))
+
+
+def evaluate_attention(
+    model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, regions: torch.Tensor, layer: str, batch_size: int
+) -> float:
+    """Mean ``cam_mass_inside`` of the Grad-CAM (at ``layer``, for the true label, eval mode, float32)
+    over the images whose region is non-empty; NaN if there are none."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.enable_grad():
+        for start in range(0, len(labels), batch_size):
+            part = slice(start, start + batch_size)
+            keep = regions[part].flatten(1).any(dim=1)
+            if not keep.any():
+                continue
+            _, cam = attention_mod.live_gradcam(model, inputs[part], labels[part], layer, create_graph=False)
+            total += attention_mod.cam_mass_inside(cam.detach(), regions[part])[keep].sum().item()
+            count += int(keep.sum().item())
+    return total / count if count else float("nan")
 
 
 def train(
@@ -83,13 +127,58 @@ def train(
     seed: int,
     device: torch.device = torch.device("cpu"),
     progress: bool = True,
+    *,
+    attention: attention_mod.AttentionSettings | None = None,
+    train_regions: np.ndarray | None = None,
+    val_regions: np.ndarray | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Train a fresh model; returns (model in eval mode, per-epoch history)."""
+    """Train a fresh model; returns (model in eval mode, per-epoch history).
+
+    Without ``attention`` the objective is cross-entropy. With it (S3), each step minimises
+    L = λ·CE + (1 − λ)·mean_i L_att,i, λ = ``attention.ce_weight(attention, epoch − 1)``, where the
+    Grad-CAM of image i at ``attention.layer`` explains its true label, is built in the same forward as
+    the logits and is differentiable (:func:`camsweep.attention.live_gradcam`), and the mean runs over the
+    batch's images whose label is not in ``skip_classes`` and whose region is non-empty (0 if none).
+    ``train_regions`` (N, H, W) bool, one region per training image at image size, are required then;
+    flips flip them with their images. The history gains ``ce_weight``, ``attention_loss`` (mean L_att),
+    ``train_mass_inside`` and ``train_hard_ratio`` (``cam_mass_inside`` and ``hard_threshold_ratio`` at
+    ``attention.threshold``, of the training-mode maps), each averaged over the epoch's images that carry
+    the term; ``train_loss`` stays the cross-entropy. With ``val_regions`` it also reports
+    ``val_mass_inside`` (eval-mode Grad-CAM of the true label, float32; see :func:`evaluate_attention`).
+    """
+    if attention is None:
+        if train_regions is not None or val_regions is not None:
+            raise ValueError("train_regions and val_regions are only used with attention; pass attention=AttentionSettings(...)")
+        return _train(spec, train_set, val_set, settings, seed, device, progress)
+    return _train(
+        spec, train_set, val_set, settings, seed, device, progress, attention,
+        _check_regions("train_regions", train_regions, train_set),
+        None if val_regions is None else _check_regions("val_regions", val_regions, val_set),
+    )
+
+
+def _train(
+    spec: ClassifierSpec,
+    train_set: ImageSet,
+    val_set: ImageSet,
+    settings: TrainSettings,
+    seed: int,
+    device: torch.device,
+    progress: bool,
+    attention: attention_mod.AttentionSettings | None = None,
+    train_regions: torch.Tensor | None = None,
+    val_regions: torch.Tensor | None = None,
+) -> tuple[nn.Module, list[dict[str, float]]]:
     model = init_model(spec, seed).to(device).to(memory_format=torch.channels_last)
     inputs = preprocess(train_set.images, spec).to(device)
     labels = torch.as_tensor(train_set.labels, device=device)
     val_inputs = preprocess(val_set.images, spec).to(device)
     val_labels = torch.as_tensor(val_set.labels, device=device)
+    if attention is not None:
+        hooks.resolve_layers(model, [attention.layer])  # fail before training on a bad name
+        train_regions = train_regions.to(device)
+        val_regions = None if val_regions is None else val_regions.to(device)
+        skip = torch.as_tensor(attention.skip_classes, dtype=labels.dtype, device=device)
 
     steps_per_epoch = int(np.ceil(len(labels) / settings.batch_size))
     if settings.optimiser == "adamw":
@@ -112,17 +201,44 @@ def train(
         started = time.perf_counter()
         order = torch.randperm(len(labels), generator=generator).to(device)
         loss_sum, correct = 0.0, 0
+        if attention is not None:
+            lam = attention_mod.ce_weight(attention, epoch - 1)
+            att_sum, mass_sum, hard_sum, att_count = 0.0, 0.0, 0.0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, mininterval=5)
         for step in bar:
             index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
             batch, target = inputs[index], labels[index]
-            if settings.flips:
-                batch = _flip(batch, generator)
-            with torch.autocast(device.type, dtype=compute_dtype, enabled=compute_dtype != torch.float32):
-                logits = model(batch)
-                loss = nn.functional.cross_entropy(logits.float(), target, label_smoothing=settings.label_smoothing)
+            if attention is None:
+                if settings.flips:
+                    batch = _flip(batch, generator)
+                with torch.autocast(device.type, dtype=compute_dtype, enabled=compute_dtype != torch.float32):
+                    logits = model(batch)
+                    loss = nn.functional.cross_entropy(logits.float(), target, label_smoothing=settings.label_smoothing)
+            else:
+                regions = train_regions[index]
+                if settings.flips:
+                    horizontal, vertical = _draw_flips(batch.shape[0], generator)
+                    batch = _apply_flips(batch, horizontal, vertical)
+                    regions = _apply_flips(regions, horizontal, vertical)
+                keep = regions.flatten(1).any(dim=1) & ~torch.isin(target, skip)
+                with torch.autocast(device.type, dtype=compute_dtype, enabled=compute_dtype != torch.float32):
+                    logits, cam = attention_mod.live_gradcam(model, batch, target, attention.layer)
+                    ce = nn.functional.cross_entropy(logits.float(), target, label_smoothing=settings.label_smoothing)
+                att = attention_mod.attention_loss(cam, regions, attention)  # float32, autocast off
+                att_mean = att[keep].mean() if keep.any() else att.sum() * 0.0
+                total = lam * ce + (1.0 - lam) * att_mean
+                kept = int(keep.sum().item())
+                if kept:
+                    att_sum += att.detach()[keep].sum().item()
+                    mass_sum += attention_mod.cam_mass_inside(cam.detach()[keep], regions[keep]).sum().item()
+                    hard_sum += attention_mod.hard_threshold_ratio(cam.detach()[keep], regions[keep], attention.threshold).sum().item()
+                    att_count += kept
+                loss = ce
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            if attention is not None:
+                total.backward()
+            else:
+                loss.backward()
             optimiser.step()
             schedule.step()
             loss_sum += loss.item() * len(index)
@@ -132,7 +248,23 @@ def train(
             "epoch": epoch, "precision": str(compute_dtype).removeprefix("torch."), "train_loss": loss_sum / len(labels), "train_accuracy": correct / len(labels),
             "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds": time.perf_counter() - started,
         })
+        if attention is not None:
+            history[-1].update({
+                "ce_weight": lam,
+                "attention_loss": att_sum / att_count if att_count else float("nan"),
+                "train_mass_inside": mass_sum / att_count if att_count else float("nan"),
+                "train_hard_ratio": hard_sum / att_count if att_count else float("nan"),
+            })
+            if val_regions is not None:
+                history[-1]["val_mass_inside"] = evaluate_attention(
+                    model, val_inputs, val_labels, val_regions, attention.layer, 256
+                )
+            history[-1]["seconds"] = time.perf_counter() - started
         logger.info("epoch %d: train loss %.4f acc %.4f, val loss %.4f acc %.4f (%s, %.1f s)", epoch,
                     history[-1]["train_loss"], history[-1]["train_accuracy"], val_loss, val_accuracy,
                     history[-1]["precision"], history[-1]["seconds"])
+        if attention is not None:
+            logger.info("epoch %d attention: λ %.3f, L_att %.4f, train mass inside %.3f, hard ratio %.3f, val mass inside %s",
+                        epoch, lam, history[-1]["attention_loss"], history[-1]["train_mass_inside"],
+                        history[-1]["train_hard_ratio"], f"{history[-1].get('val_mass_inside', float('nan')):.3f}")
     return model.eval(), history

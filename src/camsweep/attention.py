@@ -1,0 +1,194 @@
+"""Differentiable Grad-CAM attention loss (STUDIES.md S3, with the missing gradient fixed).
+
+S3 trains a classifier with L = λ·CE + (1 − λ)·L_att, where L_att rewards Grad-CAM energy inside an
+expected region (there: a box derived from a lung segmentation; here: any per-image region, e.g. the
+ground-truth mask). The original computed L_att in NumPy on a detached copy of the map, so it had no
+gradient and its "attention" runs were cross-entropy runs. Here the Grad-CAM is built on the live model
+with ``create_graph=True`` (:func:`live_gradcam`), so L_att is differentiable with respect to every
+weight that shapes the map — the layers up to the CAM layer *and* the classifier head whose gradients
+weight the channels.
+
+Two differentiable forms of L_att (per image; the CAM is first upsampled bilinearly, ``align_corners=False``,
+to the region's size H×W):
+
+* ``"mass"``: L_att = 1 − Σ_region CAM / Σ CAM — the share of the map's mass outside the region. The
+  denominator is clamped at ``MASS_EPS`` (1e-12), so an all-zero CAM gives L_att = 1 (no NaN; nothing of
+  the map lies inside) and any map with Σ CAM ≥ 1e-12 is unaffected by the epsilon.
+* ``"soft_threshold"``: L_att = 1 − mean over region pixels of σ((Ĉ − threshold) / temperature), with Ĉ
+  the per-image min–max normalised CAM (a constant map normalises to 0). As temperature → 0 this tends to
+  S3's hard form 1 − (share of region pixels with Ĉ > threshold), which :func:`hard_threshold_ratio`
+  keeps as a reported (non-differentiable) metric. A constant (e.g. all-zero) CAM normalises to Ĉ = 0,
+  so its L_att is 1 − σ(−threshold / temperature) (1 − 4.5e-5 at the defaults 0.5 and 0.05).
+
+An **empty region** gives L_att = 1 in both forms (nothing can lie inside it), a constant with no
+gradient; :func:`camsweep.models.training.train` leaves such images out of the attention term, as it
+does images whose label is in ``skip_classes``. The metrics :func:`cam_mass_inside` and
+:func:`hard_threshold_ratio` are 0 for an empty region and for an all-zero (or constant) CAM.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from camsweep.cams import gradient, hooks
+
+LOSSES = ("mass", "soft_threshold")
+ADAPTIVE = "adaptive"
+MASS_EPS = 1e-12  # floor of Σ CAM in the mass ratio: an all-zero CAM has ratio 0 (L_att = 1), not NaN
+_NORM_EPS = 1e-12  # floor of (max − min) in the min–max normalisation: a constant CAM normalises to 0
+
+
+@dataclass(frozen=True)
+class AttentionSettings:
+    """How the attention term is built and weighted.
+
+    * ``layer``: module name of the CAM layer as in ``model.named_modules()`` ("layer4" or "layer4.1"
+      for torchvision ResNets, "features.28" for VGG16); it must output (N, K, h, w).
+    * ``ce_weight``: λ in L = λ·CE + (1 − λ)·L_att, a number in [0, 1], or ``"adaptive"``:
+      λ_epoch = max(0.2, 1 − 0.023·epoch) with the epoch counted from 0 (1.0, 0.977, …, reaching the
+      floor 0.2 at epoch 35), S3's schedule: cross-entropy first, attention weighted more later.
+    * ``loss``: ``"mass"`` or ``"soft_threshold"`` (see the module docstring).
+    * ``threshold``: Ĉ level of the soft (and reported hard) threshold, in [0, 1].
+    * ``temperature``: width of the sigmoid of the soft threshold, > 0.
+    * ``skip_classes``: labels whose images get no attention term (S3's "No Finding").
+    """
+
+    layer: str
+    ce_weight: float | str = 0.5
+    loss: str = "mass"
+    threshold: float = 0.5
+    temperature: float = 0.05
+    skip_classes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.layer, str) or not self.layer:
+            raise ValueError(f"layer must be a non-empty module name, got {self.layer!r}")
+        if isinstance(self.ce_weight, str):
+            if self.ce_weight != ADAPTIVE:
+                raise ValueError(f"ce_weight must be a number in [0, 1] or {ADAPTIVE!r}, got {self.ce_weight!r}")
+        elif (
+            isinstance(self.ce_weight, bool) or not isinstance(self.ce_weight, (int, float, np.integer, np.floating))
+            or not 0.0 <= float(self.ce_weight) <= 1.0
+        ):
+            raise ValueError(f"ce_weight must be a number in [0, 1] or {ADAPTIVE!r}, got {self.ce_weight!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if not _is_number(self.threshold) or not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be a number in [0, 1], got {self.threshold!r}")
+        if not _is_number(self.temperature) or not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be a finite number > 0, got {self.temperature!r}")
+        try:
+            skip = tuple(self.skip_classes)
+        except TypeError:
+            raise ValueError(f"skip_classes must be a tuple of class indices, got {self.skip_classes!r}") from None
+        if any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0 for c in skip):
+            raise ValueError(f"skip_classes must hold non-negative integer class indices, got {self.skip_classes!r}")
+        object.__setattr__(self, "skip_classes", tuple(int(c) for c in skip))
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def ce_weight(settings: AttentionSettings, epoch: int) -> float:
+    """λ for ``epoch`` (counted from 0): the fixed weight, or max(0.2, 1 − 0.023·epoch) when adaptive."""
+    if epoch < 0:
+        raise ValueError(f"epoch is counted from 0, got {epoch}")
+    if settings.ce_weight == ADAPTIVE:
+        return max(0.2, 1.0 - 0.023 * epoch)
+    return float(settings.ce_weight)
+
+
+def live_gradcam(
+    model: nn.Module, inputs: torch.Tensor, classes: torch.Tensor, layer: str, *, create_graph: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, Grad-CAM) from one forward pass of ``model`` as it is (train or eval mode).
+
+    Grad-CAM of image i for ``classes[i]`` at ``layer``'s resolution: ReLU(Σ_k mean_hw(∂y/∂A_k) · A_k),
+    shape (N, h, w), float32 even under bfloat16 autocast (activations and gradients are upcast and the
+    map is computed with autocast off). With ``create_graph=True`` the map is differentiable with respect
+    to the model's weights (double backward); the logits are the same forward's, so a caller can take its
+    cross-entropy from them. The forward hook is removed even if the forward or the gradient fails.
+    """
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        raise RuntimeError("live_gradcam needs autograd: call it outside torch.no_grad() / inference_mode()")
+    classes = torch.as_tensor(classes, device=inputs.device).long()
+    if classes.shape != (inputs.shape[0],):
+        raise ValueError(f"classes must have shape ({inputs.shape[0]},), got {tuple(classes.shape)}")
+    with hooks.capture(hooks.resolve_layers(model, [layer])) as store:
+        logits = model(inputs)
+    if layer not in store:
+        raise RuntimeError(f"layer {layer!r} did not run during the forward pass")
+    activations = store[layer]
+    if not activations.requires_grad:
+        raise RuntimeError(f"activations of layer {layer!r} do not require grad (frozen weights and inputs?)")
+    score = logits.float().gather(1, classes[:, None]).sum()
+    (grads,) = torch.autograd.grad(score, activations, create_graph=create_graph)
+    with torch.autocast(inputs.device.type, enabled=False):
+        cam = gradient.gradcam(activations.float(), grads.float())
+    return logits, cam
+
+
+def _as_tensors(cam: torch.Tensor, regions: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    cam = torch.as_tensor(cam)
+    regions = torch.as_tensor(regions, device=cam.device)
+    if cam.ndim != 3 or regions.ndim != 3 or cam.shape[0] != regions.shape[0]:
+        raise ValueError(f"expected cam (N, h, w) and regions (N, H, W), got {tuple(cam.shape)} and {tuple(regions.shape)}")
+    return cam.float(), regions.float()
+
+
+def _upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(cam.shape[-2:]) == tuple(size):
+        return cam
+    return F.interpolate(cam[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def _normalise(maps: torch.Tensor) -> torch.Tensor:
+    """Per-image min–max normalisation to [0, 1]; a constant map becomes 0."""
+    flat = maps.flatten(1)
+    low = flat.min(dim=1).values.view(-1, 1, 1)
+    high = flat.max(dim=1).values.view(-1, 1, 1)
+    return (maps - low) / (high - low).clamp_min(_NORM_EPS)
+
+
+def attention_loss(cam: torch.Tensor, regions: torch.Tensor | np.ndarray, settings: AttentionSettings) -> torch.Tensor:
+    """Per-image L_att (N,) in [0, 1] of ``cam`` (N, h, w) against ``regions`` (N, H, W) bool/float.
+
+    Differentiable in ``cam``; see the module docstring for the two forms and their conventions: an
+    empty region gives 1 (both forms), an all-zero CAM 1 ("mass") or 1 − σ(−threshold/temperature)
+    ("soft_threshold").
+    """
+    cam, regions = _as_tensors(cam, regions)
+    with torch.autocast(cam.device.type, enabled=False):
+        upsampled = _upsample(cam, tuple(regions.shape[-2:]))
+        region_size = regions.sum(dim=(1, 2))
+        if settings.loss == "mass":
+            inside = (upsampled * regions).sum(dim=(1, 2))
+            return 1.0 - inside / upsampled.sum(dim=(1, 2)).clamp_min(MASS_EPS)
+        soft = torch.sigmoid((_normalise(upsampled) - settings.threshold) / settings.temperature)
+        covered = (soft * regions).sum(dim=(1, 2)) / region_size.clamp_min(1.0)
+        return torch.where(region_size > 0, 1.0 - covered, torch.ones_like(covered))
+
+
+@torch.no_grad()
+def hard_threshold_ratio(cam: torch.Tensor, regions: torch.Tensor | np.ndarray, threshold: float = 0.5) -> torch.Tensor:
+    """S3's original measure (N,): share of region pixels whose min–max normalised, upsampled CAM
+    exceeds ``threshold``. Not differentiable (reported only). 0 for an empty region or a constant CAM."""
+    cam, regions = _as_tensors(cam, regions)
+    above = (_normalise(_upsample(cam, tuple(regions.shape[-2:]))) > threshold).float()
+    return (above * regions).sum(dim=(1, 2)) / regions.sum(dim=(1, 2)).clamp_min(1.0)
+
+
+@torch.no_grad()
+def cam_mass_inside(cam: torch.Tensor, regions: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Σ_region CAM / Σ CAM (N,) after bilinear upsampling to the region size; 0 for an all-zero CAM
+    (and for an empty region). Equals 1 − the ``"mass"`` L_att."""
+    cam, regions = _as_tensors(cam, regions)
+    upsampled = _upsample(cam, tuple(regions.shape[-2:]))
+    return (upsampled * regions).sum(dim=(1, 2)) / upsampled.sum(dim=(1, 2)).clamp_min(MASS_EPS)
