@@ -54,7 +54,7 @@ def test_missing_key_wrong_type_and_typo(default):
     assert "models.resnet18.train.epochs: 'eight' is not of type 'integer'" in problems(cfg)
     cfg = copy.deepcopy(default)
     cfg["models"]["resnet18"]["train"]["epoch"] = 3
-    assert "models.resnet18.train: unknown key(s) ['epoch']; valid keys: ['batch_size', 'epochs'" in problems(cfg)
+    assert "models.resnet18.train: unknown key(s) ['epoch']; valid keys: ['attention', 'batch_size', 'epochs'" in problems(cfg)
     cfg = copy.deepcopy(default)
     cfg["cams"]["methods"] = ["gradcam", "gradcampp"]
     assert "cams.methods.1: 'gradcampp' is not allowed; valid: ['gradcam', 'gradcam++'" in problems(cfg)
@@ -118,3 +118,31 @@ def test_package_defaults_are_the_pipeline_defaults():
     for field in dataclasses.fields(CamSettings):
         if field.name in cam_schema:  # ablation_strategy is a test/benchmark switch, not a config key
             assert getattr(CamSettings(), field.name) == cam_schema[field.name]["default"], field.name
+
+
+def test_segmenter_attention_and_shortcut_checks(default):
+    cfg = copy.deepcopy(default)
+    cfg["segmenters"]["unet"]["cams"]["target"] = "blob"
+    cfg["datasets"]["shapes"]["regions_from"] = "unet2"
+    cfg["shortcut"]["attention"]["layer"] = "layer9"
+    cfg["shortcut"]["synthetic"] = {"object_radius": [0.3, 0.1]}
+    cfg["models"]["resnet18"]["train"]["attention"] = {"layer": "layer4", "region": "lungs", "skip_classes": ["dog"]}
+    found = problems(cfg)
+    assert "segmenters.unet.cams.target: 'blob' is not an output channel; valid: ['background', 'foreground']" in found
+    assert "datasets.shapes.regions_from: 'unet2' is not a segmenter ['unet']" in found
+    assert "shortcut.attention.layer: 'layer9' is not a layer of models.resnet18" in found
+    assert "shortcut.synthetic: object_radius must satisfy" in found
+    assert "models.resnet18.train.attention.region: 'lungs' is neither 'truth' nor a segmenter ['unet']" in found
+    assert "models.resnet18.train.attention.skip_classes: ['dog'] are not classes of datasets.shapes" in found
+
+
+def test_attention_settings_get_defaults_and_name_the_bad_value(default):
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["train"]["attention"] = {"layer": "layer4"}
+    config.validate(cfg, SCHEMA)
+    assert cfg["models"]["resnet18"]["train"]["attention"] == {
+        "layer": "layer4", "ce_weight": 0.5, "loss": "mass", "threshold": 0.5, "temperature": 0.05,
+        "skip_classes": [], "region": "truth", "region_shape": "mask"}
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["train"]["attention"] = {"layer": "layer4", "ce_weight": "adaptiv"}
+    assert "models.resnet18.train.attention.ce_weight: 'adaptive' was expected" in problems(cfg)

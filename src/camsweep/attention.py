@@ -23,7 +23,8 @@ to the region's size H×W):
 An **empty region** gives L_att = 1 in both forms (nothing can lie inside it), a constant with no
 gradient; :func:`camsweep.models.training.train` leaves such images out of the attention term, as it
 does images whose label is in ``skip_classes``. The metrics :func:`cam_mass_inside` and
-:func:`hard_threshold_ratio` are 0 for an empty region and for an all-zero (or constant) CAM.
+:func:`hard_threshold_ratio` are 0 for an empty region and for an all-zero CAM (the hard ratio also for
+any constant CAM, which normalises to 0).
 """
 
 from __future__ import annotations
