@@ -100,21 +100,6 @@ rule aggregate_wsol:
         "../scripts/aggregate_wsol.py"
 
 
-def classifier_reports():
-    """Each trained classifier's predictions on its own clean test images, keyed for the table."""
-    reports = {
-        f"main/{dataset}/{model}/{'ce' if config['models'][model]['train']['attention'] is None else 'attention'}": f"results/predictions/{dataset}/{model}/none/0.parquet"
-        for dataset in DATASETS
-        for model in MODELS
-    }
-    if SHORTCUT["enabled"]:
-        reports |= {
-            f"shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}": f"results/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}.parquet"
-            for training in TRAININGS
-        }
-    return reports
-
-
 rule aggregate_classifiers:
     input:
         list(classifier_reports().values()),

@@ -3,7 +3,7 @@ import copy
 from pathlib import Path
 
 from camsweep.cams import SHARED_PASS_METHODS
-from camsweep.config import cam_layers, canonical
+from camsweep.config import cam_layers, canonical, shortcut_synthetic
 from camsweep.perturb import CLEAN
 from camsweep.tables import SHORTCUT_MARKERS, SHORTCUT_TRAININGS
 
@@ -90,6 +90,56 @@ def ground_truth_regions(wildcards):
     if segmenter is None:
         return {}
     return {"regions": f"results/regions/{wildcards.dataset}/{segmenter}/test.npz"}
+
+
+def segmenter_dataset_splits(wildcards):
+    dataset = config["segmenters"][wildcards.segmenter]["dataset"]
+    return {split: f"results/data/{dataset}/{split}.npz" for split in SPLITS}
+
+
+def segmenter_test_split(wildcards):
+    dataset = config["segmenters"][wildcards.segmenter]["dataset"]
+    return f"results/data/{dataset}/test.npz"
+
+
+def segmenter_params():
+    """Params of every job that loads a segmenter: its config and the channels it must have."""
+    return {
+        "segmenter": lambda wc: canonical(config["segmenters"][wc.segmenter]),
+        "channels": lambda wc: segmenter_channels(wc.segmenter),
+        "device": config["device"],
+    }
+
+
+SEGMENTER_METHODS = sorted(
+    {m for s in SEGMENTERS for m in config["segmenters"][s]["cams"]["methods"]}
+)
+
+
+SHORTCUT_SPLITS = ["train", "val", *(f"test_{marker}" for marker in MARKERS)]
+
+
+def shortcut_model(wildcards):
+    """models.<model> with the attention term on (shortcut.attention) or off."""
+    options = copy.deepcopy(config["models"][wildcards.model])
+    attention = SHORTCUT["attention"] if wildcards.training == "attention" else None
+    options["train"]["attention"] = attention
+    return canonical(options)
+
+
+def classifier_reports():
+    """Each trained classifier's predictions on its own clean test images, keyed for the table."""
+    reports = {
+        f"main/{dataset}/{model}/{'ce' if config['models'][model]['train']['attention'] is None else 'attention'}": f"results/predictions/{dataset}/{model}/none/0.parquet"
+        for dataset in DATASETS
+        for model in MODELS
+    }
+    if SHORTCUT["enabled"]:
+        reports |= {
+            f"shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}": f"results/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}.parquet"
+            for training in TRAININGS
+        }
+    return reports
 
 
 wildcard_constraints:

@@ -3,30 +3,6 @@
 # which other stages can use as ground truth or as the attention region of S3.
 
 
-def segmenter_dataset_splits(wildcards):
-    dataset = config["segmenters"][wildcards.segmenter]["dataset"]
-    return {split: f"results/data/{dataset}/{split}.npz" for split in SPLITS}
-
-
-def segmenter_test_split(wildcards):
-    dataset = config["segmenters"][wildcards.segmenter]["dataset"]
-    return f"results/data/{dataset}/test.npz"
-
-
-def segmenter_params():
-    """Params of every job that loads a segmenter: its config and the channels it must have."""
-    return {
-        "segmenter": lambda wc: canonical(config["segmenters"][wc.segmenter]),
-        "channels": lambda wc: segmenter_channels(wc.segmenter),
-        "device": config["device"],
-    }
-
-
-SEGMENTER_METHODS = sorted(
-    {m for s in SEGMENTERS for m in config["segmenters"][s]["cams"]["methods"]}
-)
-
-
 rule train_segmenter:
     input:
         unpack(segmenter_dataset_splits),

@@ -2,18 +2,6 @@
 # cross-entropy model and an attention model (S3's loss, made differentiable) are trained on them and
 # tested with the marker as in training, absent, and shuffled to another class.
 
-from camsweep.config import shortcut_synthetic
-
-SHORTCUT_SPLITS = ["train", "val", *(f"test_{marker}" for marker in MARKERS)]
-
-
-def shortcut_model(wildcards):
-    """models.<model> with the attention term on (shortcut.attention) or off."""
-    options = copy.deepcopy(config["models"][wildcards.model])
-    attention = SHORTCUT["attention"] if wildcards.training == "attention" else None
-    options["train"]["attention"] = attention
-    return canonical(options)
-
 
 rule prepare_shortcut:
     output:
