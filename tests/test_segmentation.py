@@ -212,3 +212,10 @@ def test_segmenter_stays_traceable_by_fx():
     traced = torch.fx.symbolic_trace(model)
     x = torch.randn(2, 3, 16, 16)
     torch.testing.assert_close(traced(x), model(x))
+
+
+def test_channel_index_names_the_key_and_the_valid_channels():
+    spec = segmentation.SegmenterSpec("per_class", ("background", "circle", "square"))
+    assert spec.channel_index("square") == 2
+    with pytest.raises(ValueError, match=r"segmenters.unet.cams.target: 'lungs' is not an output channel .*'background', 'circle', 'square'"):
+        spec.channel_index("lungs", "segmenters.unet.cams.target")

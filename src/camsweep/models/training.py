@@ -135,7 +135,8 @@ def train(
     """Train a fresh model; returns (model in eval mode, per-epoch history).
 
     Without ``attention`` the objective is cross-entropy. With it (S3), each step minimises
-    L = λ·CE + (1 − λ)·mean_i L_att,i, λ = ``attention.ce_weight(attention, epoch − 1)``, where the
+    L = λ·CE + (1 − λ)·mean_i L_att,i, λ = ``camsweep.attention.ce_weight(attention, epoch − 1)`` (the
+    history's epochs count from 1, the schedule's from 0), where the
     Grad-CAM of image i at ``attention.layer`` explains its true label, is built in the same forward as
     the logits and is differentiable (:func:`camsweep.attention.live_gradcam`), and the mean runs over the
     batch's images whose label is not in ``skip_classes`` and whose region is non-empty (0 if none).
