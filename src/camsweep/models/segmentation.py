@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from camsweep import io, seeding
+from camsweep import inference, io, seeding
 from camsweep.data.imageset import ImageSet
 from camsweep.metrics import segmentation as seg_metrics
 from camsweep.models import classifiers
@@ -284,21 +284,16 @@ def train(
     return model.eval(), history
 
 
-@torch.inference_mode()
 def predict(
     model: nn.Module, spec: SegmenterSpec, images: np.ndarray, batch_size: int = 256,
     device: torch.device = torch.device("cpu"),
 ) -> np.ndarray:
     """Softmax probabilities (N, C, H, W) float32 for uint8 images (N, H, W, 3); model in eval mode, float32."""
-    model.eval()
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        logits = model(preprocess(images[start : start + batch_size], spec).to(device))
-        chunks.append(torch.softmax(logits.float(), dim=1).cpu().contiguous())
+    chunks = inference.softmax_batches(model, images, lambda batch: preprocess(batch, spec), batch_size, device)
     if not chunks:
         height, width = np.asarray(images).shape[1:3]
         return np.zeros((0, spec.num_classes, height, width), np.float32)
-    return torch.cat(chunks).numpy()
+    return torch.cat(chunks).contiguous().numpy()
 
 
 def evaluate(
