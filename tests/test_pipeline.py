@@ -97,6 +97,22 @@ def test_segmenter_tables(tiny_run):
     assert maps["encoder4"].shape == (6, 4, 4) and maps["encoder3"].shape == (6, 8, 8)  # 32 px / 8 and / 4
 
 
+def test_segmenter_regions_can_stand_in_for_ground_truth(tiny_run, tmp_path):
+    workdir = tmp_path / "copy"  # a copy, so the shared run stays as it was
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    changed = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    changed["datasets"]["tiny"]["regions_from"] = "useg"
+    (workdir / "regions.yaml").write_text(yaml.safe_dump(changed))
+    target = "results/metrics/tiny/r18/gradcam/none/0.parquet"
+    snakemake(workdir, target, "--allowed-rules", "segment_regions", "score_cams", config="regions.yaml")
+    regions = np.load(workdir / "results/regions/tiny/useg/test.npz")
+    assert regions["masks"].shape == (12, 32, 32) and regions["boxes"].shape == (12, 4)
+    # Every region is a non-empty single component (empty predictions fall back to the whole image).
+    assert regions["masks"].any(axis=(1, 2)).all()
+    log = (workdir / "results/logs/score_cams/tiny/r18/gradcam/none/0.log").read_text()
+    assert "ground truth: the segmenter's regions" in log
+
+
 def test_shortcut_and_classifier_reports(tiny_run):
     results = tiny_run / "results"
     shortcut = pd.read_csv(results / "tables/shortcut.csv")
