@@ -170,6 +170,8 @@ def _check_attention(config: dict[str, Any], key: str, attention: dict[str, Any]
 
 
 def _check_segmenters(config: dict[str, Any]) -> list[str]:
+    from camsweep.models.segmentation import channel_names_for
+
     problems = []
     for name, dataset in config["datasets"].items():
         source = dataset["regions_from"]
@@ -184,7 +186,7 @@ def _check_segmenters(config: dict[str, Any]) -> list[str]:
         if size is not None and size % 8:
             problems.append(f"segmenters.{name}: the U-Net needs image sides divisible by 8; datasets.{dataset} has {size}")
         classes = _synthetic_classes(config, dataset)
-        channels = ["background", "foreground"] if segmenter["masks"] == "binary" else ["background", *(classes or [])]
+        channels = list(channel_names_for(segmenter["masks"], classes or []))
         target = segmenter["cams"]["target"]
         if (segmenter["masks"] == "binary" or classes is not None) and target not in channels:
             problems.append(f"segmenters.{name}.cams.target: {target!r} is not an output channel; valid: {channels}")

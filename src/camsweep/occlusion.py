@@ -58,6 +58,7 @@ from torch import nn
 
 from camsweep import maps as saliency_maps, seeding
 from camsweep.cams import CamSettings, RegionTargets, compute, hooks
+from camsweep.cams.targets import predicted_regions
 from camsweep.metrics import localisation, segmentation, stability
 
 PATTERNS = ("sweep", "random")
@@ -155,9 +156,7 @@ def predicted_masks(logits: torch.Tensor, target_class: int) -> torch.Tensor:
         raise ValueError(f"segmenter outputs must be (N, C, H, W), got shape {tuple(logits.shape)}")
     if not 0 <= target_class < logits.shape[1]:
         raise ValueError(f"target class {target_class} is not a channel of a {logits.shape[1]}-class segmenter")
-    if logits.shape[1] == 1:
-        return logits[:, 0] > 0
-    return logits.argmax(dim=1) == target_class
+    return predicted_regions(logits, torch.full((len(logits),), target_class, device=logits.device))
 
 
 def _device(model: nn.Module) -> torch.device:

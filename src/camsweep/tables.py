@@ -159,16 +159,10 @@ def sanity_table(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: i
 
     keys = ["dataset", "model", "method", "layer"]
     verdicts = sanity.summarise(frame, keys, threshold).set_index(keys)["fails_check"]
-    rows = []
-    for group_keys, group in frame.groupby(keys, sort=True):
-        for metric in SANITY_COLUMNS:
-            if metric not in group:
-                continue
-            values = group[metric].to_numpy(float)
-            mean, low, high, n = stats.mean_ci(values, settings, seeding.rng(seed, "sanity", *group_keys, metric))
-            rows.append({**dict(zip(keys, group_keys, strict=True)), "metric": metric, "n": n, "mean": mean,
-                         "ci_low": low, "ci_high": high, "fails_check": verdicts.loc[group_keys]})
-    return pd.DataFrame(rows)
+    columns = tuple(metric for metric in SANITY_COLUMNS if metric in frame)
+    table = grouped_mean_table(frame, keys, columns, settings, seed, "sanity").drop(columns="n_nan")
+    table["fails_check"] = verdicts.loc[pd.MultiIndex.from_frame(table[keys])].to_numpy()
+    return table
 
 
 WSOL_DELTAS = (0.3, 0.5, 0.7)

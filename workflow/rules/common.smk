@@ -4,6 +4,7 @@ from pathlib import Path
 
 from camsweep.cams import SHARED_PASS_METHODS
 from camsweep.config import cam_layers, canonical, shortcut_synthetic
+from camsweep.models.segmentation import channel_names_for
 from camsweep.perturb import CLEAN
 from camsweep.tables import SHORTCUT_MARKERS, SHORTCUT_TRAININGS
 
@@ -66,12 +67,8 @@ def cam_params(methods):
 def segmenter_channels(segmenter):
     """The output channels a segmenter's config implies (checked against its checkpoint)."""
     options = config["segmenters"][segmenter]
-    if options["masks"] == "binary":
-        return ["background", "foreground"]
-    return [
-        "background",
-        *config["datasets"][options["dataset"]]["synthetic"]["classes"],
-    ]
+    classes = config["datasets"][options["dataset"]]["synthetic"]["classes"]
+    return list(channel_names_for(options["masks"], classes))
 
 
 def attention_regions(attention, dataset):

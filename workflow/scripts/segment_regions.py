@@ -17,7 +17,7 @@ with job_context(globals()) as job:
     model, spec, _ = segmentation.load_checkpoint(job.input.model, device, expected_channels=tuple(job.params.channels))
     split = load_split(job.input.split)
     probabilities = segmentation.predict(model, spec, split.images, job.params.batch_size, device)
-    found = segmented_regions.regions_from_masks(probabilities.argmax(axis=1) != 0, split.ids)
+    found = segmented_regions.regions_from_masks(segmentation.foreground_masks(probabilities), split.ids)
     arrays = {"masks": found.masks, "boxes": found.boxes, "union_boxes": found.union_boxes, "empty": found.empty, "ids": split.ids}
     io.save_npz(job.output[0], arrays, io.provenance(dict(job.wildcards.items()), empty=int(found.empty.sum())))
     logging.info("%d images, %d with an empty prediction (whole image used)", len(split), int(found.empty.sum()))

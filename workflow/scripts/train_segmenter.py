@@ -22,7 +22,7 @@ with job_context(globals()) as job:
     settings = segmentation.SegmenterTrainSettings(**options["train"])
     model, history = segmentation.train(spec, train_set, val_set, settings, job.params.seed, device)
     probabilities = segmentation.predict(model, spec, test_set.images, device=device)
-    foreground = probabilities.argmax(axis=1) != 0  # every channel but the background
+    foreground = segmentation.foreground_masks(probabilities)
     scores = pd.DataFrame({
         "id": test_set.ids.astype(str), "label": test_set.labels,
         "dice": segmentation_metrics.dice(foreground, test_set.masks), "iou": segmentation_metrics.iou(foreground, test_set.masks),

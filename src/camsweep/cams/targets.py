@@ -70,6 +70,14 @@ class ClassTargets:
         return BoundTargets(self.classes.to(outputs.device), None)
 
 
+def predicted_regions(outputs: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) bool: the pixels a segmenter's outputs (N, C, H, W) assign to each image's class — argmax
+    over channels, or logit > 0 for a single-channel output."""
+    if outputs.shape[1] == 1:
+        return outputs[:, 0] > 0
+    return outputs.argmax(dim=1) == classes[:, None, None]
+
+
 @dataclass(frozen=True)
 class RegionTargets:
     """Segmenters: Σ over a region of the class-c logits, per image (outputs of shape (N, C, H, W)).
@@ -90,10 +98,7 @@ class RegionTargets:
         _check_classes(self.classes, outputs.shape[1])
         classes = self.classes.to(outputs.device)
         if self.masks is None:
-            if outputs.shape[1] == 1:
-                masks = outputs[:, 0] > 0
-            else:
-                masks = outputs.argmax(dim=1) == classes[:, None, None]
+            masks = predicted_regions(outputs, classes)
         else:
             masks = self.masks.to(outputs.device)
             if masks.shape != (outputs.shape[0], *outputs.shape[2:]):
