@@ -163,6 +163,11 @@ def _normalise(maps: torch.Tensor) -> torch.Tensor:
     return (maps - low) / (high - low).clamp_min(_NORM_EPS)
 
 
+def _mass_inside(upsampled: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Σ_region / Σ of maps already at the regions' size; the sum is floored at MASS_EPS."""
+    return (upsampled * regions).sum(dim=(1, 2)) / upsampled.sum(dim=(1, 2)).clamp_min(MASS_EPS)
+
+
 def attention_loss(cam: torch.Tensor, regions: torch.Tensor | np.ndarray, settings: AttentionSettings) -> torch.Tensor:
     """Per-image L_att (N,) in [0, 1] of ``cam`` (N, h, w) against ``regions`` (N, H, W) bool/float.
 
@@ -175,8 +180,7 @@ def attention_loss(cam: torch.Tensor, regions: torch.Tensor | np.ndarray, settin
         upsampled = _upsample(cam, tuple(regions.shape[-2:]))
         region_size = regions.sum(dim=(1, 2))
         if settings.loss == "mass":
-            inside = (upsampled * regions).sum(dim=(1, 2))
-            return 1.0 - inside / upsampled.sum(dim=(1, 2)).clamp_min(MASS_EPS)
+            return 1.0 - _mass_inside(upsampled, regions)
         soft = torch.sigmoid((_normalise(upsampled) - settings.threshold) / settings.temperature)
         covered = (soft * regions).sum(dim=(1, 2)) / region_size.clamp_min(1.0)
         return torch.where(region_size > 0, 1.0 - covered, torch.ones_like(covered))
@@ -196,5 +200,4 @@ def cam_mass_inside(cam: torch.Tensor, regions: torch.Tensor | np.ndarray) -> to
     """Σ_region CAM / Σ CAM (N,) after bilinear upsampling to the region size; 0 for an all-zero CAM
     (and for an empty region). Equals 1 − the ``"mass"`` L_att."""
     cam, regions = _as_tensors(cam, regions)
-    upsampled = _upsample(cam, tuple(regions.shape[-2:]))
-    return (upsampled * regions).sum(dim=(1, 2)) / upsampled.sum(dim=(1, 2)).clamp_min(MASS_EPS)
+    return _mass_inside(_upsample(cam, tuple(regions.shape[-2:])), regions)
