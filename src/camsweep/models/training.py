@@ -3,6 +3,7 @@ with S3's differentiable Grad-CAM attention term (:mod:`camsweep.attention`)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ class TrainSettings:
     label_smoothing: float = 0.0
     flips: bool = True  # random horizontal and vertical flips (the synthetic classes are flip-invariant)
     precision: str = "auto"  # float32 | bfloat16 | auto (see resolve_precision)
+
+
+# The columns of a history row without attention (train adds ce_weight, attention_loss, ... with it).
+HISTORY_COLUMNS = ("epoch", "precision", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
@@ -131,8 +136,12 @@ def train(
     attention: attention_mod.AttentionSettings | None = None,
     train_regions: np.ndarray | None = None,
     val_regions: np.ndarray | None = None,
+    initial_model: nn.Module | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train a fresh model; returns (model in eval mode, per-epoch history).
+
+    The start is :func:`init_model` (``spec``, ``seed``), or a copy of ``initial_model`` when given (e.g.
+    pretrained weights, :mod:`camsweep.models.pretrained`; it must be ``spec``'s model and is left as it is).
 
     Without ``attention`` the objective is cross-entropy. With it (S3), each step minimises
     L = λ·CE + (1 − λ)·mean_i L_att,i, λ = ``camsweep.attention.ce_weight(attention, epoch − 1)`` (the
@@ -150,11 +159,12 @@ def train(
     if attention is None:
         if train_regions is not None or val_regions is not None:
             raise ValueError("train_regions and val_regions are only used with attention; pass attention=AttentionSettings(...)")
-        return _train(spec, train_set, val_set, settings, seed, device, progress)
+        return _train(spec, train_set, val_set, settings, seed, device, progress, initial_model=initial_model)
     return _train(
         spec, train_set, val_set, settings, seed, device, progress, attention,
         _check_regions("train_regions", train_regions, train_set),
         None if val_regions is None else _check_regions("val_regions", val_regions, val_set),
+        initial_model=initial_model,
     )
 
 
@@ -169,8 +179,10 @@ def _train(
     attention: attention_mod.AttentionSettings | None = None,
     train_regions: torch.Tensor | None = None,
     val_regions: torch.Tensor | None = None,
+    initial_model: nn.Module | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    model = init_model(spec, seed).to(device).to(memory_format=torch.channels_last)
+    start = init_model(spec, seed) if initial_model is None else copy.deepcopy(initial_model)
+    model = start.to(device).to(memory_format=torch.channels_last)
     inputs = preprocess(train_set.images, spec).to(device)
     labels = torch.as_tensor(train_set.labels, device=device)
     val_inputs = preprocess(val_set.images, spec).to(device)
