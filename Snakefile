@@ -33,9 +33,12 @@ include: "workflow/rules/faithfulness.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/shortcut.smk"
+include: "workflow/rules/s2.smk"
+include: "workflow/rules/studies.smk"
 
 
 rule all:
     input:
         all_tables(),
         all_figures(),
+        study_outputs(),

@@ -47,14 +47,14 @@ def test_severity_outside_1_to_5(default, severity, words):
 
 def test_missing_key_wrong_type_and_typo(default):
     cfg = copy.deepcopy(default)
-    del cfg["models"]
-    assert "(top level): 'models' is a required property" in problems(cfg)
+    del cfg["perturbations"]
+    assert "(top level): 'perturbations' is a required property" in problems(cfg)
     cfg = copy.deepcopy(default)
     cfg["models"]["resnet18"]["train"]["epochs"] = "eight"
     assert "models.resnet18.train.epochs: 'eight' is not of type 'integer'" in problems(cfg)
     cfg = copy.deepcopy(default)
     cfg["models"]["resnet18"]["train"]["epoch"] = 3
-    assert "models.resnet18.train: unknown key(s) ['epoch']; valid keys: ['attention', 'batch_size', 'epochs'" in problems(cfg)
+    assert "models.resnet18.train: unknown key(s) ['epoch']; valid keys: ['attention', 'augmentation', 'batch_size', 'epochs'" in problems(cfg)
     cfg = copy.deepcopy(default)
     cfg["cams"]["methods"] = ["gradcam", "gradcampp"]
     assert "cams.methods.1: 'gradcampp' is not allowed; valid: ['gradcam', 'gradcam++'" in problems(cfg)
@@ -146,3 +146,62 @@ def test_attention_settings_get_defaults_and_name_the_bad_value(default):
     cfg = copy.deepcopy(default)
     cfg["models"]["resnet18"]["train"]["attention"] = {"layer": "layer4", "ce_weight": "adaptiv"}
     assert "models.resnet18.train.attention.ce_weight: 'adaptive' was expected" in problems(cfg)
+
+
+@pytest.mark.parametrize("study", sorted(p.name for p in (ROOT / "config").glob("s[1-4]_*.yaml")))
+def test_study_configs_are_valid(study):
+    config.validate(yaml.safe_load((ROOT / "config" / study).read_text()), SCHEMA)
+
+
+def test_real_dataset_checks(default):
+    cfg = copy.deepcopy(default)
+    cfg["datasets"]["derma"] = {"source": "medmnist", "medmnist": {"flag": "dermamnist", "size": 28}}
+    message = problems(cfg)
+    assert "datasets.derma.root: a medmnist dataset needs the folder" in message
+    assert "datasets.derma.medmnist.size: 28 px is below the 32 px the perturbations need" in message
+    cfg["datasets"]["pets"] = {"source": "oxford_pet", "root": "raw", "oxford_pet": {"breeds": ["Abyssinian", "Egyptian Mau"]}}
+    assert "datasets.pets.oxford_pet.breeds: unknown ['Egyptian Mau']; valid: ['Abyssinian'," in problems(copy.deepcopy(cfg))
+    del cfg["datasets"]["pets"]
+    cfg["datasets"]["derma"] |= {"root": "raw", "image_size": 32}
+    config.validate(copy.deepcopy(cfg), SCHEMA)  # resized to 32 px: fine
+    cfg["segmenters"]["unet"]["dataset"] = "derma"
+    assert "segmenters.unet.dataset: datasets.derma (medmnist) has no masks to learn" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["datasets"]["xray"] = {"source": "folder", "root": "raw", "folder": {"masks": "raw_masks"}}
+    cfg["segmenters"]["unet"] |= {"dataset": "xray", "masks": "per_class"}
+    assert "segmenters.unet.masks: per_class needs the class list in the config; set datasets.xray.folder.classes" in problems(cfg)
+    cfg["datasets"]["xray"]["folder"]["classes"] = ["a", "b"]
+    cfg["segmenters"]["unet"]["cams"]["target"] = "b"
+    config.validate(cfg, SCHEMA)
+
+
+def test_initialisation_checks(default):
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"] |= {"weights": "imagenet", "checkpoint": "mine.pt"}
+    assert "models.resnet18: weights ('imagenet') and checkpoint ('mine.pt') exclude each other" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["train"]["epochs"] = 0
+    assert "models.resnet18.train.epochs: 0 trains nothing; give weights: imagenet or a checkpoint" in problems(cfg)
+    cfg["models"]["resnet18"] |= {"weights": "imagenet", "stem": "standard", "last_stride": 2}
+    cfg["cams"]["target"] = "label"
+    assert "cams.target: 'label' is not an ImageNet class; models.resnet18 keeps its ImageNet head" in problems(cfg)
+    cfg["cams"]["target"] = "predicted"
+    cfg["models"]["resnet18"]["stem"] = "compact"
+    assert "models.resnet18.stem: pretrained weights fit the standard stem only" in problems(cfg)
+
+
+def test_per_model_layers_and_s2_method(default):
+    cfg = copy.deepcopy(default)
+    cfg["models"]["vgg"] = {"architecture": "vgg11", "cam_layers": ["features.18"], "randomise_from": "features.20"}
+    cfg["cams"] |= {"methods": ["gradcam"], "layers": {}}
+    cfg["faithfulness"]["layers"] = ["layer4", "features.18"]  # each model scores the layers it has
+    cfg["figures"]["example_layer"] = None
+    config.validate(copy.deepcopy(cfg), SCHEMA)
+    cfg["models"]["vgg"]["randomise_from"] = "features.99"
+    assert "models.vgg.randomise_from: 'features.99' is not a layer of models.vgg" in problems(copy.deepcopy(cfg))
+    cfg["models"]["vgg"]["randomise_from"] = "features.20"
+    cfg["faithfulness"]["layers"] = ["layer9"]
+    assert "faithfulness.layers: ['layer9'] are in no model's cam_layers" in problems(copy.deepcopy(cfg))
+    cfg["faithfulness"]["layers"] = []
+    cfg["studies"] = {"s2": {"enabled": True, "method": "layercam"}}
+    assert "studies.s2.method: 'layercam' is not in cams.methods" in problems(cfg)

@@ -107,6 +107,7 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
     """Cross-field checks on a schema-valid config; returns the problems found."""
     problems = []
     for name, dataset in config["datasets"].items():
+        problems.extend(_check_real_dataset(name, dataset))
         synthetic = dataset.get("synthetic", {})
         low, high = synthetic.get("object_radius", (0, 0))
         if low > high:
@@ -125,7 +126,9 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
         if method not in methods:
             problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods {methods}")
     for name, model in config["models"].items():
-        layer_keys = {"sanity.randomise_from": config["sanity"]["randomise_from"]}
+        problems.extend(_check_initialisation(config, name, model))
+        sanity_key = f"models.{name}.randomise_from" if model["randomise_from"] else "sanity.randomise_from"
+        layer_keys = {sanity_key: randomise_from(config, name)}
         attention = model["train"]["attention"]
         if attention is not None:
             layer_keys[f"models.{name}.train.attention.layer"] = attention["layer"]
@@ -137,24 +140,93 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
                 problems.append(
                     f"cams.layers.{method}: {outside} not in models.{name}.cam_layers {model['cam_layers']}"
                 )
-        unscored = [layer for layer in config["faithfulness"]["layers"] if layer not in model["cam_layers"]]
-        if unscored:
-            problems.append(f"faithfulness.layers: {unscored} not in models.{name}.cam_layers {model['cam_layers']}")
         example_layers = cam_layers(config, name, figures["example_method"])
-        if figures["example_layer"] not in example_layers:
+        if figures["example_layer"] is not None and figures["example_layer"] not in example_layers:
             problems.append(
                 f"figures.example_layer: {figures['example_layer']!r} is not among the layers of "
                 f"{figures['example_method']} for models.{name} {example_layers}"
             )
+    every_layer = {layer for model in config["models"].values() for layer in model["cam_layers"]}
+    unscored = [layer for layer in config["faithfulness"]["layers"] if layer not in every_layer]
+    if unscored and config["models"]:
+        problems.append(f"faithfulness.layers: {unscored} are in no model's cam_layers {sorted(every_layer)}")
     problems.extend(_check_segmenters(config))
     problems.extend(_check_shortcut(config))
+    s2 = config["studies"]["s2"]
+    if s2["enabled"] and s2["method"] not in methods:
+        problems.append(f"studies.s2.method: {s2['method']!r} is not in cams.methods {methods}")
     return problems
 
 
-def _synthetic_classes(config: dict[str, Any], dataset: str) -> list[str] | None:
-    """The class names of a synthetic dataset (None for other sources, known only once prepared)."""
+def explains_imagenet(model: dict[str, Any]) -> bool:
+    """Whether a configured classifier keeps its ImageNet head (ImageNet weights, no training): it explains
+    ImageNet classes, so accuracy and ROC-AUC against the dataset's labels are not defined."""
+    return model["weights"] == "imagenet" and model["train"]["epochs"] == 0
+
+
+def trains(model: dict[str, Any]) -> bool:
+    return model["train"]["epochs"] > 0
+
+
+def has_masks(dataset: dict[str, Any]) -> bool | None:
+    """Whether a configured dataset has ground-truth masks (None: known only once prepared, a manifest)."""
+    source = dataset["source"]
+    if source == "manifest":
+        return None
+    return source in ("synthetic", "oxford_pet") or (source == "folder" and dataset["folder"]["masks"] is not None)
+
+
+def _check_real_dataset(name: str, dataset: dict[str, Any]) -> list[str]:
+    source, key = dataset["source"], f"datasets.{name}"
+    if source == "synthetic":
+        return []
+    problems = []
+    if dataset["root"] is None:
+        problems.append(f"{key}.root: a {source} dataset needs the folder (or, for manifest, the CSV) of its raw files")
+    if source == "medmnist" and dataset["medmnist"]["size"] < 32 and (dataset["image_size"] or 0) < 32:
+        problems.append(
+            f"{key}.medmnist.size: {dataset['medmnist']['size']} px is below the 32 px the perturbations need; "
+            "use size 64 (or more), or set image_size: 32"
+        )
+    if source == "oxford_pet" and dataset["oxford_pet"]["breeds"] is not None:
+        from camsweep.data.oxford_pet import BREEDS
+
+        unknown = [breed for breed in dataset["oxford_pet"]["breeds"] if breed not in BREEDS]
+        if unknown:
+            problems.append(f"{key}.oxford_pet.breeds: unknown {unknown}; valid: {list(BREEDS)}")
+    numbers = dataset["oxford_pet"]["numbers"]
+    if numbers is not None and numbers[0] > numbers[1]:
+        problems.append(f"{key}.oxford_pet.numbers: lower bound {numbers[0]} exceeds upper bound {numbers[1]}")
+    return problems
+
+
+def _check_initialisation(config: dict[str, Any], name: str, model: dict[str, Any]) -> list[str]:
+    key = f"models.{name}"
+    if model["weights"] is not None and model["checkpoint"] is not None:
+        return [f"{key}: weights ({model['weights']!r}) and checkpoint ({model['checkpoint']!r}) exclude each other"]
+    if not trains(model) and model["weights"] is None and model["checkpoint"] is None:
+        return [f"{key}.train.epochs: 0 trains nothing; give weights: imagenet or a checkpoint, or epochs >= 1"]
+    problems = []
+    if not trains(model) and (model["train"]["attention"] is not None or model["train"]["augmentation"] is not None):
+        problems.append(f"{key}.train: attention and augmentation act in training, but epochs is 0")
+    if explains_imagenet(model) and config["cams"]["target"] == "label":
+        problems.append(
+            f"cams.target: 'label' is not an ImageNet class; models.{name} keeps its ImageNet head (epochs 0): "
+            "use predicted or clean_predicted"
+        )
+    if (model["weights"] is not None or model["checkpoint"] is not None) and model["stem"] != "standard":
+        problems.append(f"{key}.stem: pretrained weights fit the standard stem only, not {model['stem']!r}")
+    return problems
+
+
+def configured_classes(config: dict[str, Any], dataset: str) -> list[str] | None:
+    """The class names of a dataset where the config fixes them (synthetic classes, or a folder's or manifest's
+    `classes`); None where they are known only once prepared."""
     options = config["datasets"][dataset]
-    return list(options["synthetic"]["classes"]) if options["source"] == "synthetic" else None
+    if options["source"] == "synthetic":
+        return list(options["synthetic"]["classes"])
+    listed = options.get(options["source"], {}).get("classes")
+    return None if listed is None else list(listed)
 
 
 def _check_attention(config: dict[str, Any], key: str, attention: dict[str, Any]) -> list[str]:
@@ -162,7 +234,7 @@ def _check_attention(config: dict[str, Any], key: str, attention: dict[str, Any]
     if attention["region"] != "truth" and attention["region"] not in config["segmenters"]:
         problems.append(f"{key}.region: {attention['region']!r} is neither 'truth' nor a segmenter {sorted(config['segmenters'])}")
     for dataset in config["datasets"]:
-        classes = _synthetic_classes(config, dataset)
+        classes = configured_classes(config, dataset)
         unknown = [c for c in attention["skip_classes"] if classes is not None and c not in classes]
         if unknown:
             problems.append(f"{key}.skip_classes: {unknown} are not classes of datasets.{dataset} {classes}")
@@ -182,13 +254,22 @@ def _check_segmenters(config: dict[str, Any]) -> list[str]:
         if dataset not in config["datasets"]:
             problems.append(f"segmenters.{name}.dataset: {dataset!r} is not a dataset {sorted(config['datasets'])}")
             continue
-        size = config["datasets"][dataset].get("synthetic", {}).get("image_size")
+        options = config["datasets"][dataset]
+        if has_masks(options) is False:
+            problems.append(f"segmenters.{name}.dataset: datasets.{dataset} ({options['source']}) has no masks to learn")
+        size = options["synthetic"]["image_size"] if options["source"] == "synthetic" else options["image_size"]
         if size is not None and size % 8:
             problems.append(f"segmenters.{name}: the U-Net needs image sides divisible by 8; datasets.{dataset} has {size}")
-        classes = _synthetic_classes(config, dataset)
+        classes = configured_classes(config, dataset)
+        if segmenter["masks"] == "per_class" and classes is None:
+            problems.append(
+                f"segmenters.{name}.masks: per_class needs the class list in the config; set "
+                f"datasets.{dataset}.{options['source']}.classes or use binary"
+            )
+            continue
         channels = list(channel_names_for(segmenter["masks"], classes or []))
         target = segmenter["cams"]["target"]
-        if (segmenter["masks"] == "binary" or classes is not None) and target not in channels:
+        if target not in channels:
             problems.append(f"segmenters.{name}.cams.target: {target!r} is not an output channel; valid: {channels}")
     return problems
 
@@ -230,6 +311,16 @@ def _check_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> list[st
     except (TypeError, ValueError) as error:
         return [f"shortcut.synthetic: {error}"]
     return []
+
+
+def randomise_from(config: dict[str, Any], model: str) -> str:
+    """Where the sanity check starts re-initialising ``model``: its own randomise_from, else sanity's."""
+    return config["models"][model]["randomise_from"] or config["sanity"]["randomise_from"]
+
+
+def example_layer(config: dict[str, Any], model: str) -> str:
+    """The example figure's layer for ``model``: figures.example_layer, or its example method's last layer."""
+    return config["figures"]["example_layer"] or cam_layers(config, model, config["figures"]["example_method"])[-1]
 
 
 def cam_layers(config: dict[str, Any], model: str, method: str) -> list[str]:

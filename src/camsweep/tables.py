@@ -111,7 +111,8 @@ def cam_metric_table(
                     "n": n, "n_nan": int(np.isnan(values).sum()), "mean": mean, "ci_low": low, "ci_high": high,
                 })
     keys = ["dataset", "model", "method", "layer", "perturbation", "severity", "metric"]
-    return _sort_conditions(pd.DataFrame(rows), keys)
+    frame = pd.DataFrame(rows, columns=[*keys, "n", "n_nan", "mean", "ci_low", "ci_high"])
+    return _sort_conditions(frame, keys)
 
 
 def _side_by_side(
@@ -189,7 +190,8 @@ def wsol_table(
 
     ``conditions`` pairs each artifact's keys with its per-image evidence (:func:`camsweep.scoring.wsol_evidence`)
     as ``{"best_iou": {layer: (N, T)}, "pixel_counts": {layer: (N, 2, L)}}``. Images with an empty
-    GT (NaN best-IoU rows, all-zero counts) are left out; ``n`` counts the scored images.
+    GT (NaN best-IoU rows, all-zero counts) are left out; ``n`` counts the scored images. A condition without
+    masks (no evidence) has no rows.
     """
     rows = []
     for k, evidence in conditions:
@@ -214,7 +216,9 @@ def wsol_table(
                     "n": int(scored.sum()), "value": value, "ci_low": low, "ci_high": high,
                 })
     columns = ["dataset", "model", "method", "layer", "perturbation", "severity", "metric"]
-    return _sort_conditions(pd.DataFrame(rows), columns)
+    # Datasets without masks have no evidence and no rows; with none at all the table is its header.
+    frame = pd.DataFrame(rows, columns=[*columns, "n", "value", "ci_low", "ci_high"])
+    return _sort_conditions(frame, columns)
 
 
 def grouped_mean_table(
@@ -296,3 +300,28 @@ def shortcut_table(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed:
     )
     return (table.sort_values(["dataset", "model", "_training", "_marker"], kind="stable")
             .drop(columns=["_training", "_marker"]).reset_index(drop=True))
+
+
+# S3's published numbers (NIH ChestX-ray14, effusion vs no finding, PVT-v2): cross-entropy and adaptive λ.
+S3_PUBLISHED = {
+    "1": {"accuracy": 0.817, "roc_auc": 0.884, "youden": 0.634, "discriminant_power": 0.747},
+    "adaptive": {"accuracy": 0.855, "roc_auc": 0.909, "youden": 0.709, "discriminant_power": 0.871},
+}
+S3_METRICS = ("accuracy", "roc_auc", "youden", "discriminant_power")
+
+
+def s3_lambda_table(classifiers: pd.DataFrame, ce_weights: dict[str, str]) -> pd.DataFrame:
+    """S3's table: one row per classifier of the main study with its λ (``ce_weights``: model → "1" for
+    cross-entropy only, a number, or "adaptive"), accuracy, ROC-AUC, Youden's J and DP with CIs, and the
+    published values beside the λ = 1 and adaptive rows (a different dataset and backbone: for orientation)."""
+    main = classifiers[(classifiers["study"] == "main") & classifiers["model"].isin(list(ce_weights))]
+    rows = []
+    for record in main.to_dict("records"):
+        weight = ce_weights[record["model"]]
+        row = {"dataset": record["dataset"], "model": record["model"], "lambda": weight, "n": record["n"]}
+        published = S3_PUBLISHED.get(weight, {})
+        for metric in S3_METRICS:
+            row |= {metric: record[metric], f"{metric}_low": record[f"{metric}_low"],
+                    f"{metric}_high": record[f"{metric}_high"], f"{metric}_published": published.get(metric, np.nan)}
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -5,8 +5,8 @@ rule aggregate_classification:
     input:
         [
             path
-            for dataset in DATASETS
-            for model in MODELS
+            for dataset in CLASSIFIED_DATASETS
+            for model in LABEL_MODELS
             for path in condition_paths(
                 "results/predictions/{dataset}/{model}/{perturbation}/{severity}.parquet",
                 dataset=dataset,
@@ -36,7 +36,7 @@ rule aggregate_cams:
     input:
         [
             path
-            for dataset in DATASETS
+            for dataset in CLASSIFIED_DATASETS
             for model in MODELS
             for method in CAM_METHODS
             for path in condition_paths(
@@ -72,7 +72,7 @@ rule aggregate_wsol:
     input:
         [
             path
-            for dataset in DATASETS
+            for dataset in CLASSIFIED_DATASETS
             for model in MODELS
             for method in CAM_METHODS
             for path in condition_paths(

@@ -3,14 +3,35 @@ import copy
 from pathlib import Path
 
 from camsweep.cams import SHARED_PASS_METHODS
-from camsweep.config import cam_layers, canonical, shortcut_synthetic
+from camsweep.config import (
+    cam_layers,
+    canonical,
+    configured_classes,
+    example_layer,
+    explains_imagenet,
+    has_masks,
+    randomise_from,
+    shortcut_synthetic,
+    trains,
+)
 from camsweep.models.segmentation import channel_names_for
 from camsweep.perturb import CLEAN
 from camsweep.tables import SHORTCUT_MARKERS, SHORTCUT_TRAININGS
 
 ENV = "../../envs/camsweep.yaml"
 DATASETS = sorted(config["datasets"])
+# Datasets whose images the classifiers learn and explain (the others only feed segmenters).
+CLASSIFIED_DATASETS = [d for d in DATASETS if config["datasets"][d]["classify"]]
+SYNTHETIC_DATASETS = [
+    d for d in DATASETS if config["datasets"][d]["source"] == "synthetic"
+]
+REAL_DATASETS = [d for d in DATASETS if d not in SYNTHETIC_DATASETS]
+# Datasets known to have no masks: their localisation scores are NaN and their box-vs-mask figure is skipped.
+MASKLESS_DATASETS = [d for d in DATASETS if has_masks(config["datasets"][d]) is False]
 MODELS = sorted(config["models"])
+# Models that predict the datasets' own classes (not a kept ImageNet head): accuracy and ROC-AUC apply.
+LABEL_MODELS = [m for m in MODELS if not explains_imagenet(config["models"][m])]
+TRAINED_MODELS = [m for m in MODELS if trains(config["models"][m])]
 CAM_METHODS = config["cams"]["methods"]
 # The clean images are condition CLEAN = ("none", 0); perturbed conditions follow the config.
 CONDITIONS = [CLEAN] + [
@@ -36,6 +57,17 @@ def faithfulness_layers(model, method):
     """The configured faithfulness layers this method has maps for."""
     layers = cam_layers(config, model, method)
     return [layer for layer in config["faithfulness"]["layers"] if layer in layers]
+
+
+def faithfulness_paths():
+    """Faithfulness scores of every (dataset, model, method) that has maps at a configured faithfulness layer."""
+    return [
+        f"results/faithfulness/{dataset}/{model}/{method}.parquet"
+        for dataset in CLASSIFIED_DATASETS
+        for model in MODELS
+        for method in CAM_METHODS
+        if faithfulness_layers(model, method)
+    ]
 
 
 def cam_inputs():
@@ -67,7 +99,7 @@ def cam_params(methods):
 def segmenter_channels(segmenter):
     """The output channels a segmenter's config implies (checked against its checkpoint)."""
     options = config["segmenters"][segmenter]
-    classes = config["datasets"][options["dataset"]]["synthetic"]["classes"]
+    classes = configured_classes(config, options["dataset"]) or []
     return list(channel_names_for(options["masks"], classes))
 
 
@@ -124,12 +156,20 @@ def shortcut_model(wildcards):
     return canonical(options)
 
 
+def training_kind(model):
+    """ce or attention (the loss it was trained with), or pretrained (used as loaded, no training)."""
+    options = config["models"][model]
+    if not trains(options):
+        return "pretrained"
+    return "ce" if options["train"]["attention"] is None else "attention"
+
+
 def classifier_reports():
     """Each trained classifier's predictions on its own clean test images, keyed for the table."""
     reports = {
-        f"main/{dataset}/{model}/{'ce' if config['models'][model]['train']['attention'] is None else 'attention'}": f"results/predictions/{dataset}/{model}/none/0.parquet"
-        for dataset in DATASETS
-        for model in MODELS
+        f"main/{dataset}/{model}/{training_kind(model)}": f"results/predictions/{dataset}/{model}/none/0.parquet"
+        for dataset in CLASSIFIED_DATASETS
+        for model in LABEL_MODELS
     }
     if SHORTCUT["enabled"]:
         reports |= {
@@ -144,7 +184,7 @@ wildcard_constraints:
     segmenter="|".join(SEGMENTERS) or "^$",
     training="|".join(TRAININGS),
     marker="|".join(MARKERS),
-    model="|".join(MODELS),
+    model="|".join(MODELS) or "^$",
     perturbation="|".join([CLEAN[0], *config["perturbations"]]),
     severity="[0-5]",
     method="|".join(m.replace("+", r"\+") for m in CAM_METHODS),
@@ -175,17 +215,20 @@ def condition_paths(pattern, **fixed):
 
 
 def all_tables():
-    tables = [
-        "results/tables/classifiers.csv",
-        "results/tables/classification.csv",
-        "results/tables/cam_metrics.csv",
-        "results/tables/box_vs_mask.csv",
-        "results/tables/s4_table1.csv",
-        "results/tables/method_comparisons.csv",
-        "results/tables/sanity.csv",
-        "results/tables/wsol.csv",
-        "results/tables/faithfulness.csv",
-    ]
+    tables = ["results/tables/classifiers.csv"] if classifier_reports() else []
+    if CLASSIFIED_DATASETS and LABEL_MODELS:
+        tables.append("results/tables/classification.csv")
+    if CLASSIFIED_DATASETS and MODELS:
+        tables += [
+            "results/tables/cam_metrics.csv",
+            "results/tables/box_vs_mask.csv",
+            "results/tables/s4_table1.csv",
+            "results/tables/method_comparisons.csv",
+            "results/tables/sanity.csv",
+            "results/tables/wsol.csv",
+        ]
+    if faithfulness_paths():
+        tables.append("results/tables/faithfulness.csv")
     if SEGMENTERS:
         tables += [
             "results/tables/segmenters.csv",
@@ -200,12 +243,25 @@ def all_tables():
 FIGURES = ["training", "classification", "stability", "box_vs_mask", "examples"]
 
 
+def model_figures(dataset, model):
+    """The per-(dataset, model) figures that apply: no training curve without training, no classification
+    figure for an ImageNet head, no box-vs-mask figure without masks."""
+    skip = set()
+    if model not in TRAINED_MODELS:
+        skip.add("training")
+    if model not in LABEL_MODELS:
+        skip.add("classification")
+    if dataset in MASKLESS_DATASETS:
+        skip.add("box_vs_mask")
+    return [figure for figure in FIGURES if figure not in skip]
+
+
 def all_figures():
     figures = [
         f"results/figures/{dataset}/{model}/{figure}.{ext}"
-        for dataset in DATASETS
+        for dataset in CLASSIFIED_DATASETS
         for model in MODELS
-        for figure in FIGURES
+        for figure in model_figures(dataset, model)
         for ext in ("png", "pdf")
     ]
     for segmenter in SEGMENTERS:
@@ -233,3 +289,92 @@ def figure_outputs(name, caption, category):
         ),
         "pdf": f"results/figures/{{dataset}}/{{model}}/{name}.pdf",
     }
+
+
+# The studies' target rules (studies.smk): what each one builds.
+STUDIES = config["studies"]
+
+
+def ce_weight_label(model):
+    """λ of a classifier in S3's table: 1 for cross-entropy only, else its attention ce_weight."""
+    attention = config["models"][model]["train"]["attention"]
+    return "1" if attention is None else str(attention["ce_weight"])
+
+
+def s1_outputs():
+    if not SEGMENTERS:
+        return []
+    return [
+        "results/tables/segmenters.csv",
+        "results/tables/s1_segmentation_cams.csv",
+        "results/tables/s1_occlusion.csv",
+    ] + [path for path in all_figures() if path.startswith("results/figures/s1/")]
+
+
+def s3_outputs():
+    outputs = ["results/tables/s3_lambda.csv"] if STUDIES["s3"]["enabled"] else []
+    if SHORTCUT["enabled"]:
+        outputs.append("results/tables/shortcut.csv")
+    return outputs
+
+
+def s4_outputs():
+    if not (CLASSIFIED_DATASETS and MODELS):
+        return []
+    return (
+        [
+            "results/tables/s4_table1.csv",
+            "results/tables/box_vs_mask.csv",
+            "results/tables/wsol.csv",
+        ]
+        + (["results/tables/faithfulness.csv"] if faithfulness_paths() else [])
+        + [
+            f"results/figures/{dataset}/{model}/{figure}.{ext}"
+            for dataset in CLASSIFIED_DATASETS
+            for model in MODELS
+            for figure in model_figures(dataset, model)
+            if figure in ("box_vs_mask", "examples")
+            for ext in ("png", "pdf")
+        ]
+    )
+
+
+def study_outputs():
+    return s1_outputs() + s2_outputs() + s3_outputs() + s4_outputs()
+
+
+S2 = config["studies"]["s2"]
+# Per (dataset, model): RMSE vs layer, RMSE against ΔAUC by severity, and by layer.
+S2_MODEL_FIGURES = ["layers", "by_severity", "by_layer"]
+
+
+def s2_model_labels():
+    """Legend labels of the S2 augmentation figure."""
+    return {
+        model: (
+            f"{model} (train-time augmentation)"
+            if config["models"][model]["train"]["augmentation"]
+            else model
+        )
+        for model in LABEL_MODELS
+    }
+
+
+def s2_outputs():
+    if not (S2["enabled"] and CLASSIFIED_DATASETS and LABEL_MODELS):
+        return []
+    return [
+        "results/tables/s2_rmse.csv",
+        "results/tables/s2_delta_auc_area.csv",
+        "results/tables/classification.csv",
+    ] + [
+        path
+        for dataset in CLASSIFIED_DATASETS
+        for path in [
+            f"results/figures/s2/{dataset}/{model}/{name}.{ext}"
+            for model in LABEL_MODELS
+            for name in S2_MODEL_FIGURES
+            for ext in ("png", "pdf")
+        ]
+        + [f"results/figures/s2/{dataset}/augmentation.{ext}" for ext in ("png", "pdf")]
+    ]

@@ -31,12 +31,7 @@ rule score_faithfulness:
 
 rule aggregate_faithfulness:
     input:
-        [
-            f"results/faithfulness/{dataset}/{model}/{method}.parquet"
-            for dataset in DATASETS
-            for model in MODELS
-            for method in CAM_METHODS
-        ],
+        faithfulness_paths(),
     output:
         table="results/tables/faithfulness.csv",
     log:

@@ -107,7 +107,7 @@ rule figure_examples:
     params:
         conditions=CONDITIONS,
         method=config["figures"]["example_method"],
-        layer=config["figures"]["example_layer"],
+        layer=lambda wc: example_layer(config, wc.model),
         index=config["figures"]["example_image"],
     script:
         "../scripts/figure_examples.py"

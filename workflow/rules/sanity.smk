@@ -21,7 +21,9 @@ rule sanity_check:
         runtime=60,
     params:
         layers=lambda wc: cam_layers(config, wc.model, wc.method),
-        sanity=canonical(config["sanity"]),
+        sanity=lambda wc: canonical(
+            config["sanity"] | {"randomise_from": randomise_from(config, wc.model)}
+        ),
         settings=cam_settings(),
         seed=config["seed"],
         device=config["device"],
@@ -33,7 +35,7 @@ rule aggregate_sanity:
     input:
         [
             f"results/sanity/{dataset}/{model}/{method}.parquet"
-            for dataset in DATASETS
+            for dataset in CLASSIFIED_DATASETS
             for model in MODELS
             for method in CAM_METHODS
         ],

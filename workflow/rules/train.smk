@@ -6,6 +6,7 @@ rule train_classifier:
         train="results/data/{dataset}/train.npz",
         val="results/data/{dataset}/val.npz",
         test="results/data/{dataset}/test.npz",
+        checkpoint=lambda wc: config["models"][wc.model]["checkpoint"] or [],
         regions=lambda wc: attention_regions(
             config["models"][wc.model]["train"]["attention"], wc.dataset
         ),

@@ -79,7 +79,7 @@ with job_context(globals()) as job:
         stem=options["stem"], last_stride=options["last_stride"], **normalisation(options, train_set),
     )
     start = pretrained.initialise_classifier(
-        spec, train_set.class_names, options["weights"], inputs.get("checkpoint", options["checkpoint"]),
+        spec, train_set.class_names, options["weights"], inputs.get("checkpoint") or options["checkpoint"],
         job.params.seed, finetune=settings.epochs > 0,
     )
     spec = start.spec
