@@ -28,6 +28,10 @@ THEIR_CLASSES = {
     "eigencam": grad_cam.EigenCAM,
 }
 TOLERANCE = 1e-4
+# pytorch-grad-cam's Ablation-CAM re-runs the network in float32 and divides y − y_k, a difference of nearly
+# equal logits: on ResNet-50 layer4.2 that alone moved its map by 1.19e-4 on this machine, while in float64
+# both agree to 2.7e-5. Its bound is float32 rounding of that difference, not a looser standard.
+TOLERANCES = {"ablationcam": 2e-4}
 
 
 def their_normalisation(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -85,7 +89,7 @@ def test_maps_equal_pytorch_grad_cam(architecture, size, count, layer, methods):
             difference = per_image.max()
         else:
             difference = np.abs(got - expected).max()
-        assert difference <= TOLERANCE, f"{method} on {architecture}.{layer}: max |Δ| = {difference:.2e}"
+        assert difference <= TOLERANCES.get(method, TOLERANCE), f"{method} on {architecture}.{layer}: max |Δ| = {difference:.2e}"
         assert expected.max() > 0.99  # a real map, not two empty ones agreeing
 
 
