@@ -55,9 +55,6 @@ def normalisation(options: dict, train_set) -> dict:
     then keeps them, or replaces them by a camsweep checkpoint's own)."""
     if options["weights"] is not None or options["checkpoint"] is not None:
         return {"mean": classifiers.IMAGENET_MEAN, "std": classifiers.IMAGENET_STD}
-    if len(train_set) == 0:
-        raise ValueError("the train split is empty: a randomly initialised classifier has nothing to learn from "
-                         "(give models.<name>.weights or checkpoint, or a dataset with train images)")
     return {
         "mean": tuple(float(m) for m in train_set.images.mean(axis=(0, 1, 2)) / 255.0),
         "std": tuple(float(s) for s in train_set.images.std(axis=(0, 1, 2)) / 255.0),
@@ -74,6 +71,8 @@ with job_context(globals()) as job:
     attention_options = train_options.pop("attention")
     augmentation = train_options.pop("augmentation")
     settings = training.TrainSettings(**train_options)
+    if settings.epochs > 0 and len(train_set) == 0:  # a random start always trains (the config check)
+        raise ValueError(f"{job.input.train}: the train split is empty; train.epochs {settings.epochs} has nothing to train on")
     spec = classifiers.ClassifierSpec(
         architecture=options["architecture"], num_classes=len(train_set.class_names),
         stem=options["stem"], last_stride=options["last_stride"], **normalisation(options, train_set),
@@ -86,8 +85,6 @@ with job_context(globals()) as job:
     logging.info("start: %s (%d classes, explains %s)", start.source, spec.num_classes, start.explains)
     added = 0
     if settings.epochs > 0:
-        if len(train_set) == 0:
-            raise ValueError(f"{job.input.train}: the train split is empty; train.epochs {settings.epochs} has nothing to train on")
         clean_train = train_set
         if augmentation is not None:
             train_set = augment.extend_with_perturbations(
