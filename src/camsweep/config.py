@@ -1,13 +1,17 @@
 """Configuration: schema validation with defaults, and checks the schema cannot express.
 
-Errors name the dotted key at fault and the allowed values, and are all reported at once, before
-any job runs.
+Errors name the dotted key at fault and the allowed values (a misspelt key or name also gets the nearest
+valid ones, ``did you mean ...?``), and are all reported at once, before any job runs. A user checkpoint
+(``models.<name>.checkpoint``) must exist when the DAG is built.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -70,6 +74,36 @@ def canonical(value: Any) -> Any:
     return value
 
 
+def close_matches(word: Any, choices: Iterable[Any], n: int = 3) -> list[Any]:
+    """The valid ``choices`` nearest to a misspelt ``word`` (case-insensitive ``difflib``; [] for non-strings)."""
+    if not isinstance(word, str):
+        return []
+    lowered: dict[str, Any] = {}
+    for choice in choices:
+        if isinstance(choice, str):
+            lowered.setdefault(choice.lower(), choice)
+    return [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)]
+
+
+def did_you_mean(word: Any, choices: Iterable[Any]) -> str:
+    """``"; did you mean 'x'?"`` (or ``'x' or 'y'``) for a misspelt ``word``; empty when nothing is close."""
+    matches = close_matches(word, choices)
+    if not matches:
+        return ""
+    listed = ", ".join(map(repr, matches[:-1])) + " or " if len(matches) > 1 else ""
+    return f"; did you mean {listed}{matches[-1]!r}?"
+
+
+def _suggestions(unknown: Iterable[Any], choices: Iterable[Any]) -> str:
+    """``did_you_mean`` for several unknown words: ``"; did you mean 'b' (for 'a'), ...?"``."""
+    choices = list(choices)
+    unknown = list(unknown)
+    if len(unknown) == 1:
+        return did_you_mean(unknown[0], choices)
+    found = [f"{' or '.join(map(repr, close))} (for {word!r})" for word in unknown if (close := close_matches(word, choices, n=2))]
+    return f"; did you mean {', '.join(found)}?" if found else ""
+
+
 def _dotted(path: Any) -> str:
     return ".".join(str(part) for part in path) or "(top level)"
 
@@ -83,11 +117,20 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
         unexpected = sorted(set(error.instance) - set(allowed))
-        return f"{where}: unknown key(s) {unexpected}; valid keys: {allowed}"
+        return f"{where}: unknown key(s) {unexpected}; valid keys: {allowed}{_suggestions(unexpected, allowed)}"
     if "propertyNames" in error.relative_schema_path and error.validator == "enum":
-        return f"{where}: unknown key {error.instance!r}; valid: {error.validator_value}"
+        hint = did_you_mean(error.instance, error.validator_value)
+        return f"{where}: unknown key {error.instance!r}; valid: {error.validator_value}{hint}"
     if error.validator == "enum":
-        return f"{where}: {error.instance!r} is not allowed; valid: {error.validator_value}"
+        hint = did_you_mean(error.instance, error.validator_value)
+        return f"{where}: {error.instance!r} is not allowed; valid: {error.validator_value}{hint}"
+    if error.validator == "required" and isinstance(error.instance, dict):
+        # A required key reported missing is often present under a misspelt name: point at it.
+        missing = next((key for key in error.validator_value if key not in error.instance), None)
+        allowed = error.schema.get("properties", {})
+        typos = [key for key in error.instance if missing and key not in allowed and close_matches(key, [missing])]
+        if typos:
+            return f"{where}: {error.message}; found {typos[0]!r} instead: rename it to {missing!r}"
     return f"{where}: {error.message}"
 
 
@@ -120,13 +163,17 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
             )
     figures, methods = config["figures"], config["cams"]["methods"]
     if figures["example_method"] not in methods:
-        problems.append(f"figures.example_method: {figures['example_method']!r} is not in cams.methods {methods}")
+        problems.append(
+            f"figures.example_method: {figures['example_method']!r} is not in cams.methods {methods}"
+            f"{did_you_mean(figures['example_method'], methods)}"
+        )
     method_layers = config["cams"]["layers"]
     for method in method_layers:
         if method not in methods:
-            problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods {methods}")
+            problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods {methods}{did_you_mean(method, methods)}")
     for name, model in config["models"].items():
         problems.extend(_check_initialisation(config, name, model))
+        problems.extend(_check_checkpoint(name, model))
         sanity_key = f"models.{name}.randomise_from" if model["randomise_from"] else "sanity.randomise_from"
         layer_keys = {sanity_key: randomise_from(config, name)}
         attention = model["train"]["attention"]
@@ -154,7 +201,7 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
     problems.extend(_check_shortcut(config))
     s2 = config["studies"]["s2"]
     if s2["enabled"] and s2["method"] not in methods:
-        problems.append(f"studies.s2.method: {s2['method']!r} is not in cams.methods {methods}")
+        problems.append(f"studies.s2.method: {s2['method']!r} is not in cams.methods {methods}{did_you_mean(s2['method'], methods)}")
     return problems
 
 
@@ -188,12 +235,17 @@ def _check_real_dataset(name: str, dataset: dict[str, Any]) -> list[str]:
             f"{key}.medmnist.size: {dataset['medmnist']['size']} px is below the 32 px the perturbations need; "
             "use size 64 (or more), or set image_size: 32"
         )
+    if source == "oxford_pet" and dataset["image_size"] is None:
+        problems.append(
+            f"{key}.image_size: Oxford-IIIT Pet images differ in size (e.g. 500x375, 375x500), so null would fail "
+            "once every image is decoded; set image_size (e.g. 224) to resize them to one square side"
+        )
     if source == "oxford_pet" and dataset["oxford_pet"]["breeds"] is not None:
         from camsweep.data.oxford_pet import BREEDS
 
         unknown = [breed for breed in dataset["oxford_pet"]["breeds"] if breed not in BREEDS]
         if unknown:
-            problems.append(f"{key}.oxford_pet.breeds: unknown {unknown}; valid: {list(BREEDS)}")
+            problems.append(f"{key}.oxford_pet.breeds: unknown {unknown}; valid: {list(BREEDS)}{_suggestions(unknown, BREEDS)}")
     numbers = dataset["oxford_pet"]["numbers"]
     if numbers is not None and numbers[0] > numbers[1]:
         problems.append(f"{key}.oxford_pet.numbers: lower bound {numbers[0]} exceeds upper bound {numbers[1]}")
@@ -217,6 +269,24 @@ def _check_initialisation(config: dict[str, Any], name: str, model: dict[str, An
     if (model["weights"] is not None or model["checkpoint"] is not None) and model["stem"] != "standard":
         problems.append(f"{key}.stem: pretrained weights fit the standard stem only, not {model['stem']!r}")
     return problems
+
+
+def _check_checkpoint(name: str, model: dict[str, Any]) -> list[str]:
+    """A user checkpoint must be an existing file when the DAG is built (not when training starts); a path under
+    results/ may be another rule's output, and is left to Snakemake."""
+    path = model["checkpoint"]
+    if path is None or Path(path).parts[:1] == ("results",):
+        return []
+    key = f"models.{name}.checkpoint"
+    where = "" if os.path.isabs(path) else f" (relative paths start from the working directory {os.getcwd()})"
+    if os.path.isdir(path):
+        return [f"{key}: {path} is a folder{where}; give the checkpoint file itself (.pt / .pth, or TorchScript)"]
+    if not os.path.isfile(path):
+        return [
+            f"{key}: {path} does not exist{where}; give the path of an existing checkpoint file (.pt / .pth, or "
+            "TorchScript), or set checkpoint: null (random init, or weights: imagenet)"
+        ]
+    return []
 
 
 def configured_classes(config: dict[str, Any], dataset: str) -> list[str] | None:
@@ -336,7 +406,8 @@ def _module_names(model: dict[str, Any]) -> set[str] | str:
     from camsweep.models.classifiers import ClassifierSpec, available_architectures, build
 
     if model["architecture"] not in available_architectures():
-        return f"architecture: unknown {model['architecture']!r}; valid: {available_architectures()}"
+        valid = available_architectures()
+        return f"architecture: unknown {model['architecture']!r}; valid: {valid}{did_you_mean(model['architecture'], valid)}"
     spec = ClassifierSpec(model["architecture"], 2, stem=model["stem"], last_stride=model["last_stride"])
     try:
         with torch.device("meta"):
@@ -353,9 +424,9 @@ def _check_model(name: str, model: dict[str, Any], layer_keys: dict[str, str]) -
         return [f"models.{name}.{layers}" if layers.startswith("architecture") else f"models.{name}: {layers}"]
     unknown = [layer for layer in model["cam_layers"] if layer not in layers]
     if unknown:
-        return [f"models.{name}.cam_layers: unknown layer(s) {unknown}; valid: {sorted(layers)}"]
+        return [f"models.{name}.cam_layers: unknown layer(s) {unknown}; valid: {sorted(layers)}{_suggestions(unknown, sorted(layers))}"]
     return [
-        f"{key}: {layer!r} is not a layer of models.{name}; valid: {sorted(layers)}"
+        f"{key}: {layer!r} is not a layer of models.{name}; valid: {sorted(layers)}{did_you_mean(layer, sorted(layers))}"
         for key, layer in layer_keys.items()
         if layer not in layers
     ]

@@ -9,8 +9,10 @@ extension, with ``/`` separators.
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path, PurePath
 
+from camsweep.config import did_you_mean
 from camsweep.data import raw
 from camsweep.data.imageset import ImageSet
 
@@ -29,6 +31,9 @@ MANIFEST_LAYOUT = """\
 {root}              CSV, header path,label,split[,mask][,x_min,y_min,x_max,y_max]
                     e.g. images/cat_1.jpg,cat,train,masks/cat_1.png,,,,
 <paths relative to the CSV's folder>"""
+
+
+log = logging.getLogger(__name__)
 
 
 def _id(path: PurePath) -> str:
@@ -68,7 +73,12 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 
-def folder_items(options: dict) -> tuple[dict[str, list[raw.Item]], list[str]]:
+def _other_files(folder: Path) -> list[Path]:
+    """Files a class folder holds besides images (hidden ones, e.g. .DS_Store, not counted)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in EXTENSIONS)
+
+
+def folder_items(options: dict, name: str = "<name>") -> tuple[dict[str, list[raw.Item]], list[str]]:
     """Items per split (val empty when absent) and the class names, after the layout checks."""
     root = Path(options["root"])
     for split in ("train", "test"):
@@ -79,30 +89,48 @@ def folder_items(options: dict) -> tuple[dict[str, list[raw.Item]], list[str]]:
         raise _folder_unavailable(f"image folder dataset: no class folders in {root / 'train'}/", root)
     masks = options["folder"]["masks"]
     splits: dict[str, list[raw.Item]] = {}
+    skipped: list[Path] = []
     for split in raw.SPLITS:
         splits[split] = []
         if not (root / split).is_dir():
             continue
         for class_dir in _class_dirs(root / split):
             if class_dir.name not in classes:
-                raise ValueError(f"class folder {class_dir} is not in the class list {classes}")
-            for image in _images_in(class_dir):
+                raise ValueError(
+                    f"datasets.{name}.folder.classes: class folder {class_dir} is not in the class list {classes}"
+                    f"{did_you_mean(class_dir.name, classes)} (names are case-sensitive); add {class_dir.name!r} to "
+                    f"datasets.{name}.folder.classes, or move the folder out of {root / split}"
+                )
+            images, others = _images_in(class_dir), _other_files(class_dir)
+            if not images and others:
+                raise ValueError(
+                    f"class folder {class_dir} holds no image with a known extension {list(EXTENSIONS)} "
+                    f"(found e.g. {[p.name for p in others[:3]]}); convert the files to PNG or JPEG, or remove the folder"
+                )
+            skipped += others
+            for image in images:
                 relative = image.relative_to(root)
                 mask = Path(masks) / relative.with_suffix(".png") if masks is not None else None
                 if mask is not None and not mask.is_file():
-                    raise ValueError(f"mask file {mask} for image {image} does not exist")
+                    raise ValueError(
+                        f"mask file {mask} for image {image} does not exist; datasets.{name}.folder.masks needs one "
+                        f"PNG per image at {{masks}}/{{split}}/{{class}}/{{stem}}.png (nonzero = foreground)"
+                    )
                 splits[split].append(raw.Item(id=_id(relative), image=image, label=classes.index(class_dir.name), mask=mask))
+    if skipped:
+        log.warning("datasets.%s: skipped %d files that are not images %s (e.g. %s)", name, len(skipped), list(EXTENSIONS),
+                    [str(p) for p in skipped[:5]])
     return splits, list(classes)
 
 
 def prepare_folder(name: str, options: dict, seed: int) -> dict[str, ImageSet]:
-    splits, classes = folder_items(options)
+    splits, classes = folder_items(options, name)
     splits = _carve(splits, options, seed, name)
     return raw.assemble(splits, classes, options["image_size"], {"source": "folder"})
 
 
-def fetch_folder(options: dict) -> dict:
-    splits, _ = folder_items(options)
+def fetch_folder(name: str, options: dict) -> dict:
+    splits, _ = folder_items(options, name)
     files = [item.image for items in splits.values() for item in items]
     files += [item.mask for items in splits.values() for item in items if item.mask is not None]
     return {"source": "folder", "root": str(options["root"]), "files": len(files),
@@ -127,7 +155,7 @@ def _box(row: dict, where: str) -> tuple[int, int, int, int] | None:
         raise ValueError(f"{where}: box {dict(zip(BOX_COLUMNS, cells, strict=True))} needs four integer pixel coordinates") from None
 
 
-def manifest_items(options: dict) -> tuple[dict[str, list[raw.Item]], list[str]]:
+def manifest_items(options: dict, name: str = "<name>") -> tuple[dict[str, list[raw.Item]], list[str]]:
     """Items per split (val empty when the CSV lists none) and the class names."""
     csv_path = Path(options["root"])
     if not csv_path.is_file():
@@ -148,10 +176,13 @@ def manifest_items(options: dict) -> tuple[dict[str, list[raw.Item]], list[str]]
     for (line, row), label in zip(rows, labels, strict=True):
         where = f"{csv_path} line {line}"
         if label not in classes:
-            raise ValueError(f"{where}: label {label!r} is not in the class list {classes}")
+            raise ValueError(
+                f"{where}: label {label!r} is not in the class list {classes} (datasets.{name}.manifest.classes)"
+                f"{did_you_mean(label, classes)}; correct the label, or add it to datasets.{name}.manifest.classes"
+            )
         split = (row["split"] or "").strip()
         if split not in splits:
-            raise ValueError(f"{where}: split {split!r} is not one of {list(raw.SPLITS)}")
+            raise ValueError(f"{where}: split {split!r} is not one of {list(raw.SPLITS)}{did_you_mean(split, raw.SPLITS)}")
         path = PurePath((row["path"] or "").strip())
         mask = (row.get("mask") or "").strip()
         item = raw.Item(id=_id(path), image=base / path, label=classes.index(label), mask=base / mask if mask else None,
@@ -164,13 +195,13 @@ def manifest_items(options: dict) -> tuple[dict[str, list[raw.Item]], list[str]]
 
 
 def prepare_manifest(name: str, options: dict, seed: int) -> dict[str, ImageSet]:
-    splits, classes = manifest_items(options)
+    splits, classes = manifest_items(options, name)
     splits = _carve(splits, options, seed, name)
     return raw.assemble(splits, classes, options["image_size"], {"source": "manifest"})
 
 
-def fetch_manifest(options: dict) -> dict:
-    splits, _ = manifest_items(options)
+def fetch_manifest(name: str, options: dict) -> dict:
+    splits, _ = manifest_items(options, name)
     files = {Path(options["root"])} | {f for items in splits.values() for item in items for f in (item.image, item.mask) if f}
     return {"source": "manifest", "root": str(options["root"]), "files": len(files),
             "bytes": sum(path.stat().st_size for path in files)}

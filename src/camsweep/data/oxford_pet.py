@@ -46,7 +46,20 @@ def trimap_to_mask(trimap: np.ndarray) -> np.ndarray:
 
 
 def read_trimap(path: Path) -> np.ndarray:
-    return trimap_to_mask(raw.read_raw(path))
+    """The foreground of a trimap file; :class:`raw.BadFile` if it holds codes other than 1, 2, 3 (a binary mask or
+    a colour image in its place would otherwise read as an empty or arbitrary mask)."""
+    trimap = raw.read_raw(path)
+    if trimap.ndim == 3:
+        trimap = trimap[:, :, 0]
+    codes = np.unique(trimap)
+    unknown = [int(c) for c in codes if c not in (PET, BACKGROUND, BORDER)]
+    if unknown:
+        raise raw.BadFile(
+            f"trimap {path} holds values {unknown[:10]} besides {PET} (pet), {BACKGROUND} (background), {BORDER} "
+            f"(border): it is no Oxford-IIIT Pet trimap",
+            "re-extract annotations.tar.gz (annotations/trimaps/) from " + URL,
+        )
+    return trimap_to_mask(trimap)
 
 
 def unavailable(problem: str, root: str | Path) -> raw.DatasetUnavailable:

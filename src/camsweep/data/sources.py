@@ -6,7 +6,8 @@ handled here (camsweep.data.synthetic generates its images).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from camsweep.data import folders, medmnist, oxford_pet
@@ -15,14 +16,14 @@ from camsweep.data.raw import DatasetUnavailable
 
 
 class Source(NamedTuple):
-    fetch: Callable[[dict], dict]
+    fetch: Callable[[str, dict], dict]
     prepare: Callable[[str, dict, int], dict[str, ImageSet]]
     downloads: bool  # whether download: true can fetch missing files
 
 
 SOURCES: dict[str, Source] = {
-    "oxford_pet": Source(oxford_pet.fetch, oxford_pet.prepare, True),
-    "medmnist": Source(medmnist.fetch, medmnist.prepare, True),
+    "oxford_pet": Source(lambda name, options: oxford_pet.fetch(options), oxford_pet.prepare, True),
+    "medmnist": Source(lambda name, options: medmnist.fetch(options), medmnist.prepare, True),
     "folder": Source(folders.fetch_folder, folders.prepare_folder, False),
     "manifest": Source(folders.fetch_manifest, folders.prepare_manifest, False),
 }
@@ -37,17 +38,39 @@ def _source(name: str, options: dict) -> Source:
     return SOURCES[source]
 
 
+@contextlib.contextmanager
+def _keyed(name: str) -> Iterator[None]:
+    """Lead a ValueError's message by ``datasets.<name>`` (the config section to look at), unless it already is."""
+    try:
+        yield
+    except DatasetUnavailable:
+        raise
+    except ValueError as error:
+        if str(error).startswith(f"datasets.{name}"):
+            raise
+        raise ValueError(f"datasets.{name}: {error}") from error
+
+
 def fetch(name: str, options: dict) -> dict:
     """Make sure the raw files of datasets.<name> exist (downloading when allowed); a JSON-able record of them.
 
-    Raises :class:`DatasetUnavailable` (message: what failed, where, how to place the files, the layout).
+    Raises :class:`DatasetUnavailable` (message: what failed, where, how to place the files, the layout), or a
+    ValueError led by ``datasets.<name>`` for a layout or listing error (e.g. a class folder not in the list).
     """
-    return {"dataset": name, **_source(name, options).fetch(options)}
+    source = _source(name, options)
+    with _keyed(name):
+        return {"dataset": name, **source.fetch(name, options)}
 
 
 def prepare(name: str, options: dict, seed: int) -> dict[str, ImageSet]:
-    """train/val/test ImageSets of datasets.<name>; val carved from train with ``seed`` where the source has none."""
-    splits = _source(name, options).prepare(name, options, seed)
+    """train/val/test ImageSets of datasets.<name>; val carved from train with ``seed`` where the source has none.
+
+    Every unusable file (unreadable, truncated, unsupported pixels, misfit mask) is named in one ValueError led by
+    ``datasets.<name>``, before anything is written.
+    """
+    source = _source(name, options)
+    with _keyed(name):
+        splits = source.prepare(name, options, seed)
     return {split: splits[split] for split in ("train", "val", "test")}
 
 
