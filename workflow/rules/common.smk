@@ -2,6 +2,8 @@
 import copy
 from pathlib import Path
 
+import camsweep.shards
+
 from camsweep.cams import SHARED_PASS_METHODS
 from camsweep.config import (
     cam_layers,
@@ -53,6 +55,46 @@ RERUN_METHODS = [m for m in CAM_METHODS if m not in SHARED_PASS_METHODS]
 CAM_SETTINGS = ("batch_size", "memory_budget_mb", "scorecam_top_k")
 
 
+# Rules that run a network ask a cluster for one GPU when the config's device is CUDA (the SLURM
+# executor turns `gpu` into --gpus); locally the resource is unconstrained.
+GPU_RESOURCES = {"gpu": 1} if str(config["device"]).startswith("cuda") else {}
+
+# shards.images: the per-image stages (CAMs, scores, faithfulness, sanity) run one job per shard of the
+# test split, and shards.smk merges their files into the paths an unsharded run writes.
+SHARD_IMAGES = config["shards"]["images"]
+SHARDED = SHARD_IMAGES is not None
+SHARD_WILDCARDS = ["shard"] if SHARDED else []
+
+
+def per_image_path(path, shard="{shard}"):
+    """Where a per-image stage writes `path` (results/<stage>/<rest>.<ext>): there itself, or, sharded,
+    one file per shard at results/shards/<stage>/<rest>/<shard>.<ext>."""
+    if not SHARDED:
+        return path
+    results, stage, *rest = Path(path).parts
+    stem, _, suffix = rest[-1].partition(".")
+    return str(Path(results, "shards", stage, *rest[:-1], stem, f"{shard}.{suffix}"))
+
+
+def shard_plan():
+    """The shard-plan input of a per-image job, when sharded."""
+    return {"plan": "results/shards/plans/{dataset}.json"} if SHARDED else {}
+
+
+def shard_files(path):
+    """A merge rule's input function: `path`'s shard files for the job's wildcards, in plan order."""
+
+    def files(wildcards):
+        plan = checkpoints.plan_shards.get(dataset=wildcards.dataset).output[0]
+        count = len(camsweep.shards.load_plan(plan))
+        pattern = per_image_path(path)
+        return [
+            pattern.format(**dict(wildcards.items()), shard=i) for i in range(count)
+        ]
+
+    return files
+
+
 def faithfulness_layers(model, method):
     """The configured faithfulness layers this method has maps for."""
     layers = cam_layers(config, model, method)
@@ -77,6 +119,7 @@ def cam_inputs():
         "predictions": "results/predictions/{dataset}/{model}/{perturbation}/{severity}.parquet",
         "clean_predictions": "results/predictions/{dataset}/{model}/none/0.parquet",
         "split": "results/data/{dataset}/test.npz",
+        **shard_plan(),
     }
 
 
@@ -189,6 +232,7 @@ wildcard_constraints:
     severity="[0-5]",
     method="|".join(m.replace("+", r"\+") for m in CAM_METHODS),
     split="|".join(SPLITS),
+    shard=r"\d+",
 
 
 def log_path(rule_name, *wildcard_names):

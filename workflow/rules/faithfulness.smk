@@ -5,19 +5,23 @@
 
 rule score_faithfulness:
     input:
+        **shard_plan(),
         model="results/models/{dataset}/{model}.pt",
         images="results/perturbed/{dataset}/none/0.npz",
-        maps="results/cams/{dataset}/{model}/{method}/none/0.npz",
+        maps=per_image_path("results/cams/{dataset}/{model}/{method}/none/0.npz"),
         split="results/data/{dataset}/test.npz",
     output:
-        "results/faithfulness/{dataset}/{model}/{method}.parquet",
+        per_image_path("results/faithfulness/{dataset}/{model}/{method}.parquet"),
     log:
-        log_path("score_faithfulness", "dataset", "model", "method"),
+        log_path("score_faithfulness", "dataset", "model", "method", *SHARD_WILDCARDS),
     benchmark:
-        benchmark_path("score_faithfulness", "dataset", "model", "method")
+        benchmark_path(
+            "score_faithfulness", "dataset", "model", "method", *SHARD_WILDCARDS
+        )
     conda:
         ENV
     resources:
+        **GPU_RESOURCES,
         mem_mb=4000,
         runtime=60,
     params:

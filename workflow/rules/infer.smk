@@ -15,6 +15,7 @@ rule predict:
     conda:
         ENV
     resources:
+        **GPU_RESOURCES,
         mem_mb=3000,
         runtime=20,
     params:

@@ -4,17 +4,38 @@
 rule score_cams:
     input:
         unpack(ground_truth_regions),
-        maps="results/cams/{dataset}/{model}/{method}/{perturbation}/{severity}.npz",
-        clean_maps="results/cams/{dataset}/{model}/{method}/none/0.npz",
+        **shard_plan(),
+        maps=per_image_path(
+            "results/cams/{dataset}/{model}/{method}/{perturbation}/{severity}.npz"
+        ),
+        clean_maps=per_image_path("results/cams/{dataset}/{model}/{method}/none/0.npz"),
         split="results/data/{dataset}/test.npz",
     output:
-        scores="results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.parquet",
-        wsol="results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.wsol.npz",
+        scores=per_image_path(
+            "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.parquet"
+        ),
+        wsol=per_image_path(
+            "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.wsol.npz"
+        ),
     log:
-        log_path("score_cams", "dataset", "model", "method", "perturbation", "severity"),
+        log_path(
+            "score_cams",
+            "dataset",
+            "model",
+            "method",
+            "perturbation",
+            "severity",
+            *SHARD_WILDCARDS,
+        ),
     benchmark:
         benchmark_path(
-            "score_cams", "dataset", "model", "method", "perturbation", "severity"
+            "score_cams",
+            "dataset",
+            "model",
+            "method",
+            "perturbation",
+            "severity",
+            *SHARD_WILDCARDS,
         )
     conda:
         ENV

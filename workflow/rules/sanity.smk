@@ -4,19 +4,21 @@
 
 rule sanity_check:
     input:
+        **shard_plan(),
         model="results/models/{dataset}/{model}.pt",
         images="results/perturbed/{dataset}/none/0.npz",
-        maps="results/cams/{dataset}/{model}/{method}/none/0.npz",
+        maps=per_image_path("results/cams/{dataset}/{model}/{method}/none/0.npz"),
         split="results/data/{dataset}/test.npz",
     output:
-        "results/sanity/{dataset}/{model}/{method}.parquet",
+        per_image_path("results/sanity/{dataset}/{model}/{method}.parquet"),
     log:
-        log_path("sanity_check", "dataset", "model", "method"),
+        log_path("sanity_check", "dataset", "model", "method", *SHARD_WILDCARDS),
     benchmark:
-        benchmark_path("sanity_check", "dataset", "model", "method")
+        benchmark_path("sanity_check", "dataset", "model", "method", *SHARD_WILDCARDS)
     conda:
         ENV
     resources:
+        **GPU_RESOURCES,
         mem_mb=4000,
         runtime=60,
     params:

@@ -20,6 +20,7 @@ rule train_segmenter:
         ENV
     threads: 4
     resources:
+        **GPU_RESOURCES,
         mem_mb=6000,
         runtime=60,
     params:
@@ -42,6 +43,7 @@ rule segment_regions:
     conda:
         ENV
     resources:
+        **GPU_RESOURCES,
         mem_mb=4000,
         runtime=20,
     params:
@@ -67,6 +69,7 @@ rule segmentation_cam:
         ENV
     threads: 2
     resources:
+        **GPU_RESOURCES,
         mem_mb=lambda wc: 2000 + int(config["cams"]["memory_budget_mb"]),
         runtime=60,
     params:
@@ -113,6 +116,7 @@ rule occlusion:
         ENV
     threads: 2
     resources:
+        **GPU_RESOURCES,
         mem_mb=lambda wc: 2000 + int(config["cams"]["memory_budget_mb"]),
         runtime=60,
     params:

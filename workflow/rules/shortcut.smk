@@ -42,6 +42,7 @@ rule train_shortcut:
         ENV
     threads: 4
     resources:
+        **GPU_RESOURCES,
         mem_mb=6000,
         runtime=60,
     params:
@@ -67,6 +68,7 @@ rule evaluate_shortcut:
     conda:
         ENV
     resources:
+        **GPU_RESOURCES,
         mem_mb=3000,
         runtime=20,
     params:

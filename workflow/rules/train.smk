@@ -22,6 +22,7 @@ rule train_classifier:
         ENV
     threads: 4
     resources:
+        **GPU_RESOURCES,
         mem_mb=6000,
         runtime=60,
     params:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from camsweep import cams, io
+from camsweep import cams, io, shards
 from camsweep.cams.targets import class_targets
 from camsweep.data import check_ids, load_images, load_split
 from camsweep.models import classifiers
@@ -17,12 +17,16 @@ with job_context(globals()) as job:
     torch.set_num_threads(job.threads)
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
-    split = load_split(job.input.split)
-    inputs = classifiers.preprocess(load_images(job.input.images, split), spec)
+    whole = load_split(job.input.split)
+    images = load_images(job.input.images, whole)
     predictions = pd.read_parquet(job.input.predictions)
     clean_predictions = pd.read_parquet(job.input.clean_predictions)
-    check_ids(predictions["id"], split, job.input.predictions)
-    check_ids(clean_predictions["id"], split, job.input.clean_predictions)
+    check_ids(predictions["id"], whole, job.input.predictions)
+    check_ids(clean_predictions["id"], whole, job.input.clean_predictions)
+    rows = shards.job_rows(job)  # this job's shard of the test split (all of it when unsharded)
+    split, images = shards.take(whole, rows), images[rows]
+    predictions, clean_predictions = predictions.iloc[rows], clean_predictions.iloc[rows]
+    inputs = classifiers.preprocess(images, spec)
     targets = class_targets(
         job.params.target, split.labels, predictions["prediction"].to_numpy(), clean_predictions["prediction"].to_numpy()
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from camsweep import cams, io, maps as saliency_maps, regions, sanity
+from camsweep import cams, io, maps as saliency_maps, regions, sanity, shards
 from camsweep.data import check_ids, load_images, load_split
 from camsweep.metrics import localisation
 from camsweep.models import classifiers
@@ -16,14 +16,17 @@ with job_context(globals()) as job:
     torch.set_num_threads(job.threads)
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
-    split = load_split(job.input.split)
+    whole = load_split(job.input.split)
+    images = load_images(job.input.images, whole)
+    rows = shards.job_rows(job)  # this job's shard of the test split (all of it when unsharded)
+    split = shards.take(whole, rows)
     trained_maps, meta = io.load_npz(job.input.maps)
     check_ids(trained_maps["ids"], split, job.input.maps)
     method = job.wildcards.method
     layers = list(job.params.layers)
     top = sanity.modules_from(model, job.params.sanity["randomise_from"])
     randomised = sanity.randomised_copy(model, top=top, seed=job.params.seed).to(device)
-    inputs = classifiers.preprocess(load_images(job.input.images, split), spec)
+    inputs = classifiers.preprocess(images[rows], spec)
     targets = trained_maps["targets"]  # explain the same class with both models
     random_maps = cams.compute(randomised, inputs, method, layers, targets, settings=cams.CamSettings(**job.params.settings))
     size = split.images.shape[1:3]

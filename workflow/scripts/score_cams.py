@@ -3,7 +3,7 @@
 import dataclasses
 import logging
 
-from camsweep import io, scoring
+from camsweep import io, scoring, shards
 from camsweep.data import check_ids, load_split
 from camsweep.metrics.localisation import LocalisationSettings
 from camsweep.scripting import job_context
@@ -16,6 +16,7 @@ with job_context(globals()) as job:
         check_ids(predicted["ids"], split, job.input.regions)
         split = dataclasses.replace(split, masks=predicted["masks"], boxes=predicted["boxes"])
         logging.info("ground truth: the segmenter's regions in %s", job.input.regions)
+    split = shards.take(split, shards.job_rows(job))
     maps, meta = io.load_npz(job.input.maps)
     clean, _ = io.load_npz(job.input.clean_maps)
     check_ids(maps["ids"], split, job.input.maps)

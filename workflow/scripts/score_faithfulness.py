@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 import torch
 
-from camsweep import io, maps as saliency_maps, tables
+from camsweep import io, maps as saliency_maps, shards, tables
 from camsweep.data import check_ids, load_images, load_split
 from camsweep.metrics import faithfulness, localisation
 from camsweep.models import classifiers
@@ -17,10 +17,13 @@ with job_context(globals()) as job:
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
     model.eval()
-    split = load_split(job.input.split)
+    whole = load_split(job.input.split)
+    images = load_images(job.input.images, whole)
+    rows = shards.job_rows(job)  # this job's shard of the test split (all of it when unsharded)
+    split = shards.take(whole, rows)
     maps, _ = io.load_npz(job.input.maps)
     check_ids(maps["ids"], split, job.input.maps)
-    pixels = torch.as_tensor(load_images(job.input.images, split)).permute(0, 3, 1, 2).float().div(255.0)
+    pixels = torch.as_tensor(images[rows]).permute(0, 3, 1, 2).float().div(255.0)
     mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
     std = torch.tensor(spec.std).view(1, 3, 1, 1)
 
