@@ -8,6 +8,7 @@ fixed timestamp so the same arrays give the same bytes.
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import os
@@ -46,6 +47,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A job killed mid-write (SIGKILL skips the cleanup below) leaves its temporary file: drop it now.
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
