@@ -33,14 +33,6 @@ def planned_jobs(output):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    shutil.copy(ROOT / "tests/data/tiny.yaml", workdir / "tiny.yaml")
-    snakemake(workdir)
-    return workdir
-
-
 def test_every_table_and_figure_is_produced(tiny_run):
     results = tiny_run / "results"
     classification = pd.read_csv(results / "tables/classification.csv")
@@ -174,10 +166,14 @@ def test_report_holds_every_figure(tiny_run):
         assert caption_words in html
 
 
-def test_same_config_gives_byte_identical_tables(tiny_run, tmp_path):
+def test_same_config_gives_byte_identical_tables_and_figures(tiny_run, tmp_path):
     shutil.copy(ROOT / "tests/data/tiny.yaml", tmp_path / "tiny.yaml")
     snakemake(tmp_path)
     tables_made = sorted(path.name for path in (tiny_run / "results/tables").glob("*.csv"))
     assert len(tables_made) == 13
     for table in tables_made:
         assert (tmp_path / "results/tables" / table).read_bytes() == (tiny_run / "results/tables" / table).read_bytes(), table
+    figures = sorted(path.relative_to(tiny_run) for path in (tiny_run / "results/figures").rglob("*.p[nd][gf]"))
+    assert len(figures) == 18  # 9 figures, PNG and PDF
+    for figure in figures:
+        assert (tmp_path / figure).read_bytes() == (tiny_run / figure).read_bytes(), figure
