@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ def save_plan(path: str | os.PathLike, n_images: int, images_per_shard: int) -> 
 
 
 def load_plan(path: str | os.PathLike) -> list[tuple[int, int]]:
-    plan = json.loads(open(path).read())
+    plan = json.loads(Path(path).read_text())
     if not isinstance(plan, dict) or set(plan) != set(PLAN_KEYS):
         raise ValueError(f"{path}: not a shard plan (needs keys {list(PLAN_KEYS)})")
     return [(int(start), int(stop)) for start, stop in plan["ranges"]]
