@@ -7,7 +7,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default config applies only when no --configfile is given: a study's or a user's config is complete on
+# its own (Snakemake would otherwise merge it onto the default, and the default's keys would leak into it).
+if not workflow.overwrite_configfiles:
+
+    configfile: str(Path(workflow.basedir) / "config/config.yaml")
 
 
 import camsweep.config
