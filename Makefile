@@ -1,11 +1,12 @@
-# Two commands: `make run` (default pipeline) and `make test` (full test suite).
-# Both create .venv if it is missing and install what they need into it.
+# Two commands: `make run` (the default pipeline) and `make test` (logic plus one tiny end-to-end run).
+# `make demo` adds the segmenter and shortcut demonstrations; `make test-all` (what CI runs) adds the
+# study runs, the kill test and the SLURM run. Each creates .venv if it is missing and installs into it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test lint report clean
+.PHONY: run demo test test-all lint report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +28,13 @@ $(VENV)/.installed-test: $(VENV)/.installed Makefile
 run: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 
+demo: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES) demos
+
 test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not full"
+
+test-all: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed

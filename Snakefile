@@ -42,6 +42,8 @@ include: "workflow/rules/s2.smk"
 include: "workflow/rules/studies.smk"
 
 
+# The default target: the core chain (data → perturbations → predictions → CAMs → scores → tables and
+# figures) and the studies switched on under `studies:`. Demonstrations: workflow/rules/studies.smk.
 rule all:
     input:
         all_tables(),

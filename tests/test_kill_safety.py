@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.full]
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["classification.csv", "cam_metrics.csv", "box_vs_mask.csv", "wsol.csv"]
 # The stages on the way to TABLES. Each run is killed as soon as a job of a stage not yet hit has started,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
+pytestmark = [pytest.mark.slurm, pytest.mark.pipeline, pytest.mark.full]
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflow/profiles/slurm"
 TIMEOUT = 3600  # seconds for the whole SLURM run: 80 jobs, measured 1514 s on a loaded 2-core machine

@@ -75,10 +75,12 @@ def logs_without_traceback(workdir):
 
 @pytest.mark.parametrize("config_name,expected", [
     ("s1_segmentation_ablation.yaml", {"train_segmenter": 1, "segmentation_cam": 3, "occlusion": 1, "figure_s1": 3}),
-    ("s2_medmnist_robustness.yaml", {"download_dataset": 2, "train_classifier": 4, "cam_shared": 104, "figure_s2": 4,
-                                     "figure_s2_augmentation": 2, "s2_tables": 1}),
+    # CAM jobs per (dataset, model): one for the perturbed conditions, one for the clean images.
+    ("s2_medmnist_robustness.yaml", {"download_dataset": 2, "train_classifier": 4, "cam_shared": 4, "cam_shared_clean": 4,
+                                     "figure_s2": 4, "figure_s2_augmentation": 2, "s2_tables": 1}),
     ("s3_chestxray_attention.yaml", {"train_classifier": 6, "train_segmenter": 1, "segment_regions": 2, "s3_table": 1}),
-    ("s4_pets_box_vs_mask.yaml", {"download_dataset": 1, "train_classifier": 2, "cam_shared": 2, "figure_box_vs_mask": 2}),
+    ("s4_pets_box_vs_mask.yaml", {"download_dataset": 1, "train_classifier": 2, "cam_shared": None, "cam_shared_clean": 2,
+                                  "figure_box_vs_mask": 2}),  # clean images only: no perturbed batch
 ])
 def test_full_study_dag(tmp_path, config_name, expected):
     jobs = planned_jobs(run(tmp_path, study(config_name), "--dry-run", "figures").stdout)
@@ -96,6 +98,7 @@ def test_download_impossible_fails_fast_and_leaves_nothing(tmp_path):
     assert planned_jobs(run(tmp_path, cfg, "--dry-run", "results/data/pets/test.npz").stdout)["download_dataset"] == 1
 
 
+@pytest.mark.full
 def test_s4_tiny(tmp_path):
     make_oxford_pet_tree(tmp_path / "data/raw/oxford_pet", images_per_breed=3, missing=("Egyptian_Mau_2",),
                          breeds=("Abyssinian", "Bengal", "Egyptian_Mau", "chihuahua", "scottish_terrier"))
@@ -131,6 +134,7 @@ def test_s4_tiny(tmp_path):
     logs_without_traceback(tmp_path)
 
 
+@pytest.mark.full
 def test_s2_tiny(tmp_path):
     # BreastMNIST only (DermaMNIST's job count would double the test's time); a 28 px file resized to 32 px.
     make_medmnist_npz(tmp_path / "data/raw/medmnist", "breastmnist", 28, {"train": 28, "val": 8, "test": 14})
@@ -168,6 +172,7 @@ def test_s2_tiny(tmp_path):
     logs_without_traceback(tmp_path)
 
 
+@pytest.mark.full
 def test_s3_tiny(tmp_path):
     raw = tmp_path / "data/raw"
     make_image_folder(raw / "chest_xray", ("NORMAL", "PNEUMONIA"), {"train": 8, "val": 2, "test": 4}, size=(48, 48),
@@ -198,6 +203,7 @@ def test_s3_tiny(tmp_path):
     logs_without_traceback(tmp_path)
 
 
+@pytest.mark.full
 def test_s1_tiny(tmp_path):
     raw = tmp_path / "data/raw/fruit"
     make_image_folder(raw / "images", ("fruit",), {"train": 10, "test": 4}, size=(40, 40), masks_root=raw / "masks")

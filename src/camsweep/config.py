@@ -268,6 +268,8 @@ def _check_initialisation(config: dict[str, Any], name: str, model: dict[str, An
         )
     if (model["weights"] is not None or model["checkpoint"] is not None) and model["stem"] != "standard":
         problems.append(f"{key}.stem: pretrained weights fit the standard stem only, not {model['stem']!r}")
+    if model["weights"] is not None and model["width"] != 1.0:
+        problems.append(f"{key}.width: ImageNet weights fit width 1.0 only, not {model['width']!r}")
     return problems
 
 
@@ -408,7 +410,9 @@ def _module_names(model: dict[str, Any]) -> set[str] | str:
     if model["architecture"] not in available_architectures():
         valid = available_architectures()
         return f"architecture: unknown {model['architecture']!r}; valid: {valid}{did_you_mean(model['architecture'], valid)}"
-    spec = ClassifierSpec(model["architecture"], 2, stem=model["stem"], last_stride=model["last_stride"])
+    spec = ClassifierSpec(
+        model["architecture"], 2, stem=model["stem"], last_stride=model["last_stride"], width=model["width"]
+    )
     try:
         with torch.device("meta"):
             network = build(spec)

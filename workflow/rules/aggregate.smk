@@ -120,3 +120,25 @@ rule aggregate_classifiers:
         seed=config["seed"],
     script:
         "../scripts/aggregate_classifiers.py"
+
+
+rule aggregate_shortcut_classifiers:
+    input:
+        list(shortcut_reports().values()),
+    output:
+        "results/tables/shortcut_classifiers.csv",
+    log:
+        "results/logs/aggregate_shortcut_classifiers.log",
+    benchmark:
+        "results/benchmarks/aggregate_shortcut_classifiers.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        names=list(shortcut_reports()),
+        aggregate=canonical(config["aggregate"]),
+        seed=config["seed"],
+    script:
+        "../scripts/aggregate_classifiers.py"

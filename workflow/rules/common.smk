@@ -41,6 +41,14 @@ CONDITIONS = [CLEAN] + [
     for name, severities in sorted(config["perturbations"].items())
     for severity in sorted(severities)
 ]
+# The per-condition stages (perturb, predict, CAMs) run one job per batch of conditions, not per condition
+# (a job's start-up costs more than a condition's work): the clean images alone, which the sanity check and
+# faithfulness also read, so that changing the perturbations leaves every clean artifact alone; and every
+# perturbed condition together. The clean batch's rules are named <stage>_clean.
+CONDITION_BATCHES = {"": CONDITIONS[1:], "_clean": [CLEAN]}
+CONDITION_BATCHES = {
+    suffix: batch for suffix, batch in CONDITION_BATCHES.items() if batch
+}
 SPLITS = ["train", "val", "test"]
 SEGMENTERS = sorted(config["segmenters"])
 SHORTCUT = config["shortcut"]
@@ -112,15 +120,33 @@ def faithfulness_paths():
     ]
 
 
-def cam_inputs():
+def cam_inputs(conditions):
+    """A CAM job's inputs: the model, and the images and predictions of its conditions (in order)."""
     return {
         "model": "results/models/{dataset}/{model}.pt",
-        "images": "results/perturbed/{dataset}/{perturbation}/{severity}.npz",
-        "predictions": "results/predictions/{dataset}/{model}/{perturbation}/{severity}.parquet",
+        "images": condition_paths(
+            "results/perturbed/{{dataset}}/{perturbation}/{severity}.npz", conditions
+        ),
+        "predictions": condition_paths(
+            "results/predictions/{{dataset}}/{{model}}/{perturbation}/{severity}.parquet",
+            conditions,
+        ),
         "clean_predictions": "results/predictions/{dataset}/{model}/none/0.parquet",
         "split": "results/data/{dataset}/test.npz",
         **shard_plan(),
     }
+
+
+def cam_map_paths(methods, conditions):
+    """A CAM job's maps, one file per (condition, method): conditions outermost, then `methods` in order.
+    A method may be the wildcard "{method}"."""
+    return [
+        per_image_path(
+            f"results/cams/{{dataset}}/{{model}}/{method}/{perturbation}/{severity}.npz"
+        )
+        for perturbation, severity in conditions
+        for method in methods
+    ]
 
 
 def cam_settings():
@@ -128,9 +154,10 @@ def cam_settings():
     return canonical({k: v for k, v in config["cams"].items() if k in CAM_SETTINGS})
 
 
-def cam_params(methods):
-    """Params shared by both CAM rules; `methods(wildcards)` lists the job's methods."""
+def cam_params(methods, conditions):
+    """Params shared by the CAM rules; `methods(wildcards)` lists the job's methods."""
     return {
+        "conditions": conditions,
         "methods": methods,
         "layers": lambda wc: {m: cam_layers(config, wc.model, m) for m in methods(wc)},
         "target": config["cams"]["target"],
@@ -209,17 +236,21 @@ def training_kind(model):
 
 def classifier_reports():
     """Each trained classifier's predictions on its own clean test images, keyed for the table."""
-    reports = {
+    return {
         f"main/{dataset}/{model}/{training_kind(model)}": f"results/predictions/{dataset}/{model}/none/0.parquet"
         for dataset in CLASSIFIED_DATASETS
         for model in LABEL_MODELS
     }
-    if SHORTCUT["enabled"]:
-        reports |= {
-            f"shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}": f"results/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}.parquet"
-            for training in TRAININGS
-        }
-    return reports
+
+
+def shortcut_reports():
+    """The shortcut study's two trainings, keyed for the classification-report table."""
+    if not SHORTCUT["enabled"]:
+        return {}
+    return {
+        f"shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}": f"results/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}.parquet"
+        for training in TRAININGS
+    }
 
 
 wildcard_constraints:
@@ -253,12 +284,17 @@ def benchmark_path(rule_name, *wildcard_names):
     )
 
 
-def condition_paths(pattern, **fixed):
-    """`pattern` formatted for every condition (perturbation, severity), other wildcards fixed."""
-    return [pattern.format(perturbation=p, severity=s, **fixed) for p, s in CONDITIONS]
+def condition_paths(pattern, conditions=None, **fixed):
+    """`pattern` formatted for every condition (perturbation, severity) of `conditions` (default: all),
+    other wildcards fixed."""
+    return [
+        pattern.format(perturbation=p, severity=s, **fixed)
+        for p, s in (CONDITIONS if conditions is None else conditions)
+    ]
 
 
 def all_tables():
+    """The core chain's tables: classification, CAM scores, localisation, faithfulness, sanity."""
     tables = ["results/tables/classifiers.csv"] if classifier_reports() else []
     if CLASSIFIED_DATASETS and LABEL_MODELS:
         tables.append("results/tables/classification.csv")
@@ -273,14 +309,6 @@ def all_tables():
         ]
     if faithfulness_paths():
         tables.append("results/tables/faithfulness.csv")
-    if SEGMENTERS:
-        tables += [
-            "results/tables/segmenters.csv",
-            "results/tables/s1_segmentation_cams.csv",
-            "results/tables/s1_occlusion.csv",
-        ]
-    if SHORTCUT["enabled"]:
-        tables.append("results/tables/shortcut.csv")
     return tables
 
 
@@ -301,26 +329,14 @@ def model_figures(dataset, model):
 
 
 def all_figures():
-    figures = [
+    """The core chain's figures, per (dataset, model)."""
+    return [
         f"results/figures/{dataset}/{model}/{figure}.{ext}"
         for dataset in CLASSIFIED_DATASETS
         for model in MODELS
         for figure in model_figures(dataset, model)
         for ext in ("png", "pdf")
     ]
-    for segmenter in SEGMENTERS:
-        names = ["occlusion", *config["segmenters"][segmenter]["cams"]["methods"]]
-        figures += [
-            f"results/figures/s1/{segmenter}/{name}.{ext}"
-            for name in names
-            for ext in ("png", "pdf")
-        ]
-    if SHORTCUT["enabled"]:
-        figures += [
-            f"results/figures/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}.{ext}"
-            for ext in ("png", "pdf")
-        ]
-    return figures
 
 
 def figure_outputs(name, caption, category):
@@ -346,20 +362,41 @@ def ce_weight_label(model):
 
 
 def s1_outputs():
+    """Every segmenter's test scores, maps and occlusion study (tables and figures)."""
     if not SEGMENTERS:
         return []
+    figures = [
+        f"results/figures/s1/{segmenter}/{name}.{ext}"
+        for segmenter in SEGMENTERS
+        for name in [
+            "occlusion",
+            *config["segmenters"][segmenter]["cams"]["methods"],
+        ]
+        for ext in ("png", "pdf")
+    ]
     return [
         "results/tables/segmenters.csv",
         "results/tables/s1_segmentation_cams.csv",
         "results/tables/s1_occlusion.csv",
-    ] + [path for path in all_figures() if path.startswith("results/figures/s1/")]
+    ] + figures
+
+
+def shortcut_outputs():
+    """The shortcut study's tables (per test set; classification report) and figure."""
+    if not SHORTCUT["enabled"]:
+        return []
+    return [
+        "results/tables/shortcut.csv",
+        "results/tables/shortcut_classifiers.csv",
+    ] + [
+        f"results/figures/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}.{ext}"
+        for ext in ("png", "pdf")
+    ]
 
 
 def s3_outputs():
     outputs = ["results/tables/s3_lambda.csv"] if STUDIES["s3"]["enabled"] else []
-    if SHORTCUT["enabled"]:
-        outputs.append("results/tables/shortcut.csv")
-    return outputs
+    return outputs + shortcut_outputs()
 
 
 def s4_outputs():
@@ -384,7 +421,11 @@ def s4_outputs():
 
 
 def study_outputs():
-    return s1_outputs() + s2_outputs() + s3_outputs() + s4_outputs()
+    """The outputs of the studies switched on under `studies:` (S4's are core outputs)."""
+    outputs = s1_outputs() if STUDIES["s1"]["enabled"] else []
+    if STUDIES["s3"]["enabled"]:
+        outputs += s3_outputs()
+    return outputs + s2_outputs() + s4_outputs()
 
 
 S2 = config["studies"]["s2"]

@@ -28,6 +28,9 @@ localrules:
     s3_figures,
     s4_figures,
     figures,
+    demo_segmentation,
+    demo_shortcut,
+    demos,
 
 
 rule s1_figures:
@@ -54,3 +57,22 @@ rule figures:
     input:
         all_figures(),
         study_outputs(),
+
+
+# Demonstrations on the default config, outside the default target (each is minutes of training):
+# `snakemake --cores all demo_segmentation` (U-Net, its CAMs, the occlusion study) and `demo_shortcut`
+# (cross-entropy vs attention training on shapes with a class-coloured marker); `demos` builds both.
+rule demo_segmentation:
+    input:
+        s1_outputs(),
+
+
+rule demo_shortcut:
+    input:
+        shortcut_outputs(),
+
+
+rule demos:
+    input:
+        s1_outputs(),
+        shortcut_outputs(),

@@ -1,4 +1,4 @@
-"""Class probabilities of one model for one condition's images."""
+"""Class probabilities of one model for every condition's images (params.conditions order, one file each)."""
 
 import logging
 
@@ -14,8 +14,11 @@ with job_context(globals()) as job:
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
     split = load_split(job.input.split)
-    probs = inference.probabilities(model, spec, load_images(job.input.images, split), job.params.batch_size, device)
-    frame = inference.predictions_frame(split.ids, split.labels, probs)
-    params = {**dict(job.wildcards.items()), "batch_size": job.params.batch_size}
-    io.save_parquet(job.output[0], frame, io.provenance(params, class_names=list(split.class_names)))
-    logging.info("accuracy %.4f on %d images", frame["correct"].mean(), len(frame))
+    conditions = job.params.conditions
+    for (name, severity), images, path in zip(conditions, job.input.images, job.output, strict=True):
+        probs = inference.probabilities(model, spec, load_images(images, split), job.params.batch_size, device)
+        frame = inference.predictions_frame(split.ids, split.labels, probs)
+        params = {**dict(job.wildcards.items()), "perturbation": name, "severity": str(severity),
+                  "batch_size": job.params.batch_size}
+        io.save_parquet(path, frame, io.provenance(params, class_names=list(split.class_names)))
+        logging.info("%s %s: accuracy %.4f on %d images", name, severity, frame["correct"].mean(), len(frame))

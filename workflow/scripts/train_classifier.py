@@ -75,7 +75,7 @@ with job_context(globals()) as job:
         raise ValueError(f"{job.input.train}: the train split is empty; train.epochs {settings.epochs} has nothing to train on")
     spec = classifiers.ClassifierSpec(
         architecture=options["architecture"], num_classes=len(train_set.class_names),
-        stem=options["stem"], last_stride=options["last_stride"], **normalisation(options, train_set),
+        stem=options["stem"], last_stride=options["last_stride"], width=options["width"], **normalisation(options, train_set),
     )
     start = pretrained.initialise_classifier(
         spec, train_set.class_names, options["weights"], inputs.get("checkpoint") or options["checkpoint"],

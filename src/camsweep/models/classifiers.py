@@ -25,6 +25,7 @@ class ClassifierSpec:
     num_classes: int
     stem: str = "standard"  # ResNets: standard | cifar | compact (see build)
     last_stride: int = 2  # ResNets: 1 keeps layer4 at layer3's resolution
+    width: float = 1.0  # ResNets: channel multiplier of every stage (0.5: 32 … 256 channels for ResNet-18)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
@@ -44,6 +45,8 @@ def build(spec: ClassifierSpec) -> nn.Module:
     * ``stem="compact"``: 3×3 stride-2 conv, no max-pool (total stride 16, 4× cheaper than ``cifar``).
     * ``last_stride=1``: layer4 does not downsample, so the last block keeps layer3's resolution
       (the "last stride 1" trick for finer CAMs; halves the total stride).
+    * ``width``: every stage's channels times ``width`` (torchvision's blocks, module names and
+      initialisation); 0.5 costs about a quarter of the compute.
     """
     import torchvision
 
@@ -56,8 +59,10 @@ def build(spec: ClassifierSpec) -> nn.Module:
         raise ValueError(f"last_stride must be 1 or 2, got {spec.last_stride!r}")
     model = torchvision.models.get_model(spec.architecture, weights=None, num_classes=spec.num_classes)
     is_resnet = all(hasattr(model, name) for name in ("conv1", "maxpool", "layer4"))
-    if (spec.stem != "standard" or spec.last_stride != 2) and not is_resnet:
-        raise ValueError(f"stem and last_stride adaptations apply to ResNets only, not {spec.architecture!r}")
+    if (spec.stem != "standard" or spec.last_stride != 2 or spec.width != 1.0) and not is_resnet:
+        raise ValueError(f"stem, last_stride and width adaptations apply to ResNets only, not {spec.architecture!r}")
+    if spec.width != 1.0:
+        _scale_resnet_width(model, spec.width, spec.num_classes)
     if spec.stem != "standard":
         stride = 1 if spec.stem == "cifar" else 2
         model.conv1 = nn.Conv2d(3, model.conv1.out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
@@ -67,6 +72,28 @@ def build(spec: ClassifierSpec) -> nn.Module:
             if isinstance(module, nn.Conv2d) and module.stride == (2, 2):
                 module.stride = (1, 1)
     return model
+
+
+def _scale_resnet_width(model: nn.Module, width: float, num_classes: int) -> None:
+    """Rebuild a torchvision ResNet's stem, stages and head with ``width`` × its channels, initialised as
+    torchvision initialises them (Kaiming-normal convolutions, unit batch norms, PyTorch's default linear)."""
+    if not width > 0:
+        raise ValueError(f"width must be positive, got {width!r}")
+    block = type(model.layer1[0])
+    planes = [max(1, round(64 * width * 2**stage)) for stage in range(4)]
+    model.inplanes, model.dilation = planes[0], 1
+    model.conv1 = nn.Conv2d(3, planes[0], kernel_size=7, stride=2, padding=3, bias=False)
+    model.bn1 = model._norm_layer(planes[0])
+    for stage, channels in enumerate(planes):
+        name = f"layer{stage + 1}"
+        setattr(model, name, model._make_layer(block, channels, len(getattr(model, name)), stride=1 if stage == 0 else 2))
+    model.fc = nn.Linear(planes[-1] * block.expansion, num_classes)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
 
 
 def preprocess(images: np.ndarray | torch.Tensor, spec: ClassifierSpec) -> torch.Tensor:

@@ -144,7 +144,7 @@ class SegmenterTrainSettings:
     batch_size: int = 32
     learning_rate: float = 0.01  # peak of the one-cycle schedule
     weight_decay: float = 1e-4
-    precision: str = "auto"  # float32 | bfloat16 | auto (see training.resolve_precision)
+    precision: str = "float32"  # float32 | bfloat16 | auto (see training.resolve_precision)
     flips: bool = True  # random horizontal and vertical flips of image and mask together
     dice_weight: float = 0.5  # weight of a soft-Dice term (foreground channels) added to cross-entropy; 0: none
 

@@ -34,7 +34,7 @@ class TrainSettings:
     momentum: float = 0.9  # SGD only
     label_smoothing: float = 0.0
     flips: bool = True  # random horizontal and vertical flips (the synthetic classes are flip-invariant)
-    precision: str = "auto"  # float32 | bfloat16 | auto (see resolve_precision)
+    precision: str = "float32"  # float32 | bfloat16 | auto (see resolve_precision)
 
 
 # The columns of a history row without attention (train adds ce_weight, attention_loss, ... with it).
