@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.pipeline, pytest.mark.full]
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflow/profiles/slurm"
 TIMEOUT = 3600  # seconds for the whole SLURM run
-SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.*)\)\.")
+SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (.*)\)\.")  # group jobs: a UUID
 # Test-only settings on top of the profile. The test cluster has no accounting, so sacct cannot see jobs:
 # poll squeue (MinJobAge=300 in tests/slurm/start.sh keeps finished jobs visible), and poll soon.
 # --max-threads 2: the local run's --cores 2 caps every rule at 2 threads, and the threads a job runs
