@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import json
 import platform
 import re
 import shutil
@@ -93,12 +94,14 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="camsweep-pipeline-"))
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--cores", args.cores, "--quiet", "rules"]
+               "--cores", args.cores]
     if args.configfile:
         command += ["--configfile", str(Path(args.configfile).resolve())]
     try:
+        workdir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        subprocess.run(command, check=True)
+        with (workdir / "snakemake.log").open("w") as log:
+            subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - started
         rows = benchmark_rows(workdir / "results")
         scripts = rule_scripts()
@@ -108,7 +111,10 @@ def main() -> None:
             stages[rule].append(seconds)
         job_seconds = sum(seconds for _, seconds in rows)
         start_up = sum(per_script[scripts[rule]] for rule, _ in rows)
-        print(f"CPU: {cpu_description()}, --cores {args.cores}, python {platform.python_version()}")
+        precisions = sorted({json.loads(path.read_text())["precision"] or "none"
+                             for path in (workdir / "results/models").rglob("*.metrics.json")})
+        print(f"CPU: {cpu_description()}, --cores {args.cores}, python {platform.python_version()}, "
+              f"training precision {', '.join(precisions) or 'no training'}")
         print(f"wall time {wall:.0f} s, {len(rows)} jobs, {job_seconds:.0f} job-seconds")
         print(f"{'rule':<28}{'jobs':>5}{'seconds':>10}{'start-up':>10}")
         for rule, times in sorted(stages.items(), key=lambda item: -sum(item[1])):

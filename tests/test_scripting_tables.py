@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsweep import inference, stats, tables
+from camsweep import predictions, stats, tables
 from camsweep.cams.targets import class_targets
 from camsweep.scripting import from_argv
 
@@ -27,7 +27,7 @@ def test_target_modes():
 
 
 def condition(perturbation, severity, probs, labels):
-    frame = inference.predictions_frame(np.array([f"i{k}" for k in range(len(labels))]), labels, probs)
+    frame = predictions.predictions_frame(np.array([f"i{k}" for k in range(len(labels))]), labels, probs)
     return tables.Condition({"dataset": "d", "model": "m", "perturbation": perturbation, "severity": severity}, frame)
 
 

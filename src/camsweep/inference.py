@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -33,22 +32,3 @@ def probabilities(
     """Softmax probabilities (N, K) float32 for uint8 images (N, H, W, 3); model in eval mode."""
     chunks = softmax_batches(model, images, lambda batch: preprocess(batch, spec), batch_size, device)
     return torch.cat(chunks).numpy() if chunks else np.zeros((0, spec.num_classes), np.float32)
-
-
-def probability_columns(n_classes: int) -> list[str]:
-    return [f"prob_{k}" for k in range(n_classes)]
-
-
-def predictions_frame(ids: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
-    """One row per image: id, label, prediction, correct, prob_0 … prob_{K-1}."""
-    frame = pd.DataFrame({"id": ids.astype(str), "label": labels.astype(np.int64)})
-    frame["prediction"] = probs.argmax(axis=1).astype(np.int64)
-    frame["correct"] = frame["prediction"] == frame["label"]
-    for column, values in zip(probability_columns(probs.shape[1]), probs.T, strict=True):
-        frame[column] = values.astype(np.float32)
-    return frame
-
-
-def probabilities_of(frame: pd.DataFrame) -> np.ndarray:
-    columns = [c for c in frame.columns if c.startswith("prob_")]
-    return frame[sorted(columns, key=lambda c: int(c.removeprefix("prob_")))].to_numpy(np.float64)

@@ -51,7 +51,7 @@ class Selection:
 def select_images(clean_predictions: pd.DataFrame, per_class: int, source: str = "clean predictions") -> Selection:
     """Per class (of the frame's labels), the first ``per_class`` correctly classified images in the frame's
     (split) order; fewer where a class has fewer, logged as a warning naming ``source``. ``clean_predictions``:
-    a predictions frame (:func:`camsweep.inference.predictions_frame`) of the clean test split."""
+    a predictions frame (:func:`camsweep.predictions.predictions_frame`) of the clean test split."""
     if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
         raise ValueError(f"{source}: images per class must be a positive integer, got {per_class!r}")
     missing = [c for c in ("id", "label", "correct") if c not in clean_predictions.columns]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from camsweep import scoring, seeding, stats
-from camsweep.inference import probabilities_of
+from camsweep.predictions import probabilities_of
 from camsweep.metrics import classification
 from camsweep.perturb import CLEAN
 

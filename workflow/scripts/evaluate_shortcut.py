@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 import torch
 
-from camsweep import attention, cams, inference, io, maps
+from camsweep import attention, cams, inference, io, maps, predictions
 from camsweep.data import load_split
 from camsweep.metrics import localisation
 from camsweep.models import classifiers
@@ -23,7 +23,7 @@ with job_context(globals()) as job:
     for marker, path in zip(job.params.markers, job.input.tests, strict=True):
         split = load_split(path)
         probs = inference.probabilities(model, spec, split.images, device=device)
-        frame = inference.predictions_frame(split.ids, split.labels, probs)
+        frame = predictions.predictions_frame(split.ids, split.labels, probs)
         layer_maps = cams.compute(model, classifiers.preprocess(split.images, spec), method, [layer], frame["prediction"].to_numpy())[layer]
         upsampled = maps.upsample(layer_maps.numpy(), split.images.shape[1:3])
         scores = localisation.scores(upsampled, split.masks, split.boxes, settings)

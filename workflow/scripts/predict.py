@@ -4,7 +4,7 @@ import logging
 
 import torch
 
-from camsweep import inference, io
+from camsweep import inference, io, predictions
 from camsweep.data import load_images, load_split
 from camsweep.models import classifiers
 from camsweep.scripting import job_context
@@ -17,7 +17,7 @@ with job_context(globals()) as job:
     conditions = job.params.conditions
     for (name, severity), images, path in zip(conditions, job.input.images, job.output, strict=True):
         probs = inference.probabilities(model, spec, load_images(images, split), job.params.batch_size, device)
-        frame = inference.predictions_frame(split.ids, split.labels, probs)
+        frame = predictions.predictions_frame(split.ids, split.labels, probs)
         params = {**dict(job.wildcards.items()), "perturbation": name, "severity": str(severity),
                   "batch_size": job.params.batch_size}
         io.save_parquet(path, frame, io.provenance(params, class_names=list(split.class_names)))
