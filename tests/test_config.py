@@ -188,6 +188,9 @@ def test_initialisation_checks(default):
     cfg["cams"]["target"] = "predicted"
     cfg["models"]["resnet18"]["stem"] = "compact"
     assert "models.resnet18.stem: pretrained weights fit the standard stem only" in problems(cfg)
+    assert "models.resnet18.width: ImageNet weights fit width 1.0 only, not 0.25" in problems(cfg)
+    cfg["models"]["resnet18"] |= {"stem": "standard", "width": 1.0}
+    config.validate(cfg, SCHEMA)  # torchvision's ResNet-18 takes its ImageNet weights
 
 
 def test_per_model_layers_and_s2_method(default):

@@ -36,7 +36,9 @@ def kill_at_a_new_stage(workdir, stages, timeout=900):
     """Start the run and SIGKILL its whole process group just after a job of one of ``stages`` starts;
     the stages hit (none if the run finished first)."""
     since = time.time() - 1  # log mtimes have coarse resolution on some filesystems
-    process = subprocess.Popen(command(workdir, "--cores", "2", *(f"results/tables/{t}" for t in TABLES)),
+    # --rerun-incomplete: the README's restart (after --unlock) — a killed batch job may already have written
+    # some of its files, which Snakemake then redoes instead of refusing to start.
+    process = subprocess.Popen(command(workdir, "--cores", "2", "--rerun-incomplete", *(f"results/tables/{t}" for t in TABLES)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + timeout
     try:

@@ -103,7 +103,7 @@ def test_segmenter_regions_can_stand_in_for_ground_truth(tiny_run, tmp_path):
     assert regions["masks"].shape == (12, 32, 32) and regions["boxes"].shape == (12, 4)
     # Every region is a non-empty single component (empty predictions fall back to the whole image).
     assert regions["masks"].any(axis=(1, 2)).all()
-    log = (workdir / "results/logs/score_cams/tiny/r18/gradcam/none/0.log").read_text()
+    log = (workdir / "results/logs/score_cams/tiny/r18/gradcam.log").read_text()
     assert "ground truth: the segmenter's regions" in log
 
 

@@ -276,7 +276,7 @@ def model_options(**changes):
     train = {"epochs": 0, "batch_size": 8, "optimiser": "adamw", "learning_rate": 0.003, "weight_decay": 0.0005,
              "momentum": 0.9, "label_smoothing": 0.0, "flips": True, "precision": "float32", "attention": None,
              "augmentation": None, **changes.pop("train", {})}
-    return {"architecture": "resnet18", "weights": None, "checkpoint": None, "stem": "standard", "last_stride": 2,
+    return {"architecture": "resnet18", "weights": None, "checkpoint": None, "stem": "standard", "last_stride": 2, "width": 1.0,
             "cam_layers": ["layer4"], "train": train, **changes}
 
 

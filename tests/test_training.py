@@ -38,6 +38,26 @@ def test_stems_and_last_stride_set_the_map_resolution():
         classifiers.build(classifiers.ClassifierSpec("resnet19", 4))
 
 
+def test_width_scales_every_stage_and_keeps_the_module_names():
+    full = classifiers.build(classifiers.ClassifierSpec("resnet18", 4, stem="compact", last_stride=1))
+    narrow = classifiers.build(classifiers.ClassifierSpec("resnet18", 4, stem="compact", last_stride=1, width=0.25))
+    assert [name for name, _ in narrow.named_modules()] == [name for name, _ in full.named_modules()]
+    assert [narrow.get_submodule(f"layer{i}")[-1].conv2.out_channels for i in range(1, 5)] == [16, 32, 64, 128]
+    assert narrow.conv1.out_channels == 16 and narrow.fc.in_features == 128
+    assert narrow.layer2[0].downsample[0].stride == (2, 2) and narrow.layer4[0].conv1.stride == (1, 1)
+    features = torch.nn.Sequential(*list(narrow.children())[:-2])
+    assert features(torch.zeros(1, 3, 56, 56)).shape == (1, 128, 7, 7) and narrow(torch.zeros(2, 3, 56, 56)).shape == (2, 4)
+    # 16 times fewer multiply-adds in every 3×3 convolution: parameters scale by width².
+    ratio = sum(p.numel() for p in full.parameters()) / sum(p.numel() for p in narrow.parameters())
+    assert 15 < ratio < 16.5
+    # torchvision's initialisation: Kaiming-normal (fan_out) convolutions, unit batch norms.
+    conv = narrow.layer3[1].conv1.weight
+    assert conv.std().item() == pytest.approx((2 / (conv.shape[0] * 9)) ** 0.5, rel=0.1)
+    assert torch.equal(narrow.layer3[1].bn1.weight, torch.ones(64))
+    with pytest.raises(ValueError, match="apply to ResNets only"):
+        classifiers.build(classifiers.ClassifierSpec("vgg11", 4, width=0.5))
+
+
 def test_checkpoint_round_trip_and_clear_errors(tmp_path, tiny_splits):
     spec = classifiers.ClassifierSpec("resnet18", 2, stem="compact", mean=(0.4, 0.5, 0.6), std=(0.2, 0.2, 0.2))
     model = training.init_model(spec, seed=0).eval()
