@@ -85,6 +85,7 @@ def test_merged_frames_keep_the_layer_by_layer_order():
 
 
 @pytest.mark.pipeline
+@pytest.mark.full
 def test_four_shards_give_the_unsharded_runs_artifacts(tiny_run, tmp_path):
     # The sharded run starts from the unsharded run's data, models and predictions (copied with their
     # times), so only the per-image stages and their merges run.
