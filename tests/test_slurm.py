@@ -133,9 +133,10 @@ CORE_TABLES = ["classification.csv", "classifiers.csv", "cam_metrics.csv", "box_
 
 
 def run_on_slurm(workdir, options):
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "tiny.yaml"), "--workflow-profile", str(PROFILE), *options,
-               *(f"results/tables/{table}" for table in CORE_TABLES)]
+    # The targets come first: options such as --resources take every word after them.
+    command = [sys.executable, "-m", "snakemake", *(f"results/tables/{table}" for table in CORE_TABLES),
+               "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "tiny.yaml"), "--workflow-profile", str(PROFILE), *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
