@@ -48,24 +48,27 @@ def start_up_seconds(script: Path) -> float:
     return statistics.median(times)
 
 
-def rule_scripts() -> dict[str, Path]:
-    """{rule name: its script}, from a dry run's rule list is not enough (loops name rules): read the
-    .smk files and map each script to every rule name that can run it."""
-    mapping = {}
+def rule_scripts() -> list[tuple[re.Pattern, Path]]:
+    """(rule-name pattern, script) of every rule in workflow/rules/, read from the .smk files: a rule defined
+    in a loop is named by an f-string (``name: f"predict{suffix}"``), whose fields match any word part."""
+    found = []
     for path in (ROOT / "workflow/rules").rglob("*.smk"):
-        text = path.read_text()
-        for block in re.split(r"\n\s*(?=rule |checkpoint |rule:)", text):
+        for block in re.split(r"\n\s*(?=rule |checkpoint |rule:)", path.read_text()):
             script = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+\.py)"', block)
-            if not script:
-                continue
-            named = re.search(r"(?:rule|checkpoint) (\w+):", block)
-            loop_name = re.search(r'name:\s*\n\s*f"(\w+)\{suffix\}"', block)
-            names = [named.group(1)] if named else []
-            if loop_name:
-                names += [loop_name.group(1), loop_name.group(1) + "_clean"]
-            for name in names:
-                mapping[name] = ROOT / "workflow/scripts" / script.group(1)
-    return mapping
+            name = re.search(r"(?:rule|checkpoint) (\w+):", block) or re.search(r'name:\s*\n\s*f"([^"]+)"', block)
+            if script and name:
+                pattern = re.sub(r"\\\{\w+\\\}", r"\\w*", re.escape(name.group(1)))
+                found.append((re.compile(pattern), ROOT / "workflow/scripts" / script.group(1)))
+    return found
+
+
+def script_of(rule: str, scripts: list[tuple[re.Pattern, Path]]) -> Path:
+    """The script of ``rule``: a rule of that exact name, else the one loop-named pattern it fits."""
+    exact = {script for pattern, script in scripts if pattern.pattern == re.escape(rule)}
+    matches = exact or {script for pattern, script in scripts if pattern.fullmatch(rule)}
+    if len(matches) != 1:
+        raise ValueError(f"rule {rule!r}: {len(matches)} scripts match in workflow/rules/")
+    return matches.pop()
 
 
 def benchmark_rows(results: Path) -> list[tuple[str, float]]:
@@ -105,12 +108,13 @@ def main() -> None:
         wall = time.perf_counter() - started
         rows = benchmark_rows(workdir / "results")
         scripts = rule_scripts()
-        per_script = {script: start_up_seconds(script) for script in {scripts[rule] for rule, _ in rows}}
+        script = {rule: script_of(rule, scripts) for rule, _ in rows}
+        per_script = {path: start_up_seconds(path) for path in set(script.values())}
         stages: dict[str, list[float]] = defaultdict(list)
         for rule, seconds in rows:
             stages[rule].append(seconds)
         job_seconds = sum(seconds for _, seconds in rows)
-        start_up = sum(per_script[scripts[rule]] for rule, _ in rows)
+        start_up = sum(per_script[script[rule]] for rule, _ in rows)
         precisions = sorted({json.loads(path.read_text())["precision"] or "none"
                              for path in (workdir / "results/models").rglob("*.metrics.json")})
         print(f"CPU: {cpu_description()}, --cores {args.cores}, python {platform.python_version()}, "
@@ -118,7 +122,7 @@ def main() -> None:
         print(f"wall time {wall:.0f} s, {len(rows)} jobs, {job_seconds:.0f} job-seconds")
         print(f"{'rule':<28}{'jobs':>5}{'seconds':>10}{'start-up':>10}")
         for rule, times in sorted(stages.items(), key=lambda item: -sum(item[1])):
-            print(f"{rule:<28}{len(times):>5}{sum(times):>10.1f}{per_script[scripts[rule]] * len(times):>10.1f}")
+            print(f"{rule:<28}{len(times):>5}{sum(times):>10.1f}{per_script[script[rule]] * len(times):>10.1f}")
         share = start_up / job_seconds
         verdict = "met" if share <= START_UP_GOAL else "missed"
         print(f"start-up (interpreter + imports) {start_up:.0f} s of {job_seconds:.0f} job-seconds: "

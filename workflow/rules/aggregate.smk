@@ -100,45 +100,32 @@ rule aggregate_wsol:
         "../scripts/aggregate_wsol.py"
 
 
-rule aggregate_classifiers:
-    input:
-        list(classifier_reports().values()),
-    output:
-        "results/tables/classifiers.csv",
-    log:
-        "results/logs/aggregate_classifiers.log",
-    benchmark:
-        "results/benchmarks/aggregate_classifiers.tsv"
-    conda:
-        ENV
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    params:
-        names=list(classifier_reports()),
-        aggregate=canonical(config["aggregate"]),
-        seed=config["seed"],
-    script:
-        "../scripts/aggregate_classifiers.py"
+# Classification report of the core chain's classifiers (classifiers.csv) and, apart, of the shortcut
+# demonstration's two trainings (shortcut_classifiers.csv): one script, one rule each.
+for table, reports in (
+    ("classifiers", classifier_reports()),
+    ("shortcut_classifiers", shortcut_reports()),
+):
 
-
-rule aggregate_shortcut_classifiers:
-    input:
-        list(shortcut_reports().values()),
-    output:
-        "results/tables/shortcut_classifiers.csv",
-    log:
-        "results/logs/aggregate_shortcut_classifiers.log",
-    benchmark:
-        "results/benchmarks/aggregate_shortcut_classifiers.tsv"
-    conda:
-        ENV
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    params:
-        names=list(shortcut_reports()),
-        aggregate=canonical(config["aggregate"]),
-        seed=config["seed"],
-    script:
-        "../scripts/aggregate_classifiers.py"
+    rule:
+        name:
+            f"aggregate_{table}"
+        input:
+            list(reports.values()),
+        output:
+            f"results/tables/{table}.csv",
+        log:
+            f"results/logs/aggregate_{table}.log",
+        benchmark:
+            f"results/benchmarks/aggregate_{table}.tsv"
+        conda:
+            ENV
+        resources:
+            mem_mb=2000,
+            runtime=20,
+        params:
+            names=list(reports),
+            aggregate=canonical(config["aggregate"]),
+            seed=config["seed"],
+        script:
+            "../scripts/aggregate_classifiers.py"

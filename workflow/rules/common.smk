@@ -45,9 +45,10 @@ CONDITIONS = [CLEAN] + [
 # (a job's start-up costs more than a condition's work): the clean images alone, which the sanity check and
 # faithfulness also read, so that changing the perturbations leaves every clean artifact alone; and every
 # perturbed condition together. The clean batch's rules are named <stage>_clean.
-CONDITION_BATCHES = {"": CONDITIONS[1:], "_clean": [CLEAN]}
 CONDITION_BATCHES = {
-    suffix: batch for suffix, batch in CONDITION_BATCHES.items() if batch
+    suffix: batch
+    for suffix, batch in (("", CONDITIONS[1:]), ("_clean", [CLEAN]))
+    if batch
 }
 SPLITS = ["train", "val", "test"]
 SEGMENTERS = sorted(config["segmenters"])

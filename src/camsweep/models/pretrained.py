@@ -248,7 +248,8 @@ def initialise_classifier(
     used = spec
     if found.kind == "camsweep":
         for field in ("architecture", "stem", "last_stride", "width"):
-            if found.spec.get(field, 1.0 if field == "width" else None) != getattr(spec, field):
+            # A checkpoint written before a field existed was made with that field's default.
+            if found.spec.get(field, getattr(ClassifierSpec, field, None)) != getattr(spec, field):
                 raise ValueError(f"{checkpoint}: a camsweep checkpoint with {field} {found.spec.get(field)!r}, configured {getattr(spec, field)!r}")
         stored_names = found.meta.get("class_names")
         if stored_names is not None and tuple(stored_names) != class_names:
