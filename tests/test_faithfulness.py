@@ -355,3 +355,35 @@ def test_no_images_means_no_forwards():
     assert faith.confidence_change(model, empty_images, empty_maps, empty_targets).drop.shape == (0,)
     assert faith.saliency_metric(model, empty_images, np.zeros((0, 4), int), empty_targets).score.shape == (0,)
     assert model.batch_sizes == []
+
+
+def test_preprocess_is_unit_range_then_normalise_bit_for_bit():
+    from camsweep.models import classifiers
+
+    spec = classifiers.ClassifierSpec(architecture="resnet18", num_classes=3)
+    images = np.random.default_rng(0).integers(0, 256, (2, 9, 7, 3), dtype=np.uint8)
+    pixels = classifiers.unit_range(images)
+    assert torch.equal(pixels, torch.as_tensor(images).permute(0, 3, 1, 2).float().div(255.0))
+    by_hand = (pixels - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
+    assert torch.equal(classifiers.preprocess(images, spec), by_hand)
+    assert torch.equal(classifiers.normalise(pixels, spec), by_hand)
+
+
+def test_per_image_scores_frame(shapes_split):
+    from camsweep.metrics.localisation import LocalisationSettings
+    from camsweep.models import classifiers
+
+    torch.manual_seed(0)
+    spec = classifiers.ClassifierSpec(architecture="resnet18", num_classes=3, stem="compact")
+    model = classifiers.build(spec).eval()
+    split = shapes_split.subset(np.arange(3))
+    maps = {"layer4": np.random.default_rng(0).random((3, 3, 3), dtype=np.float32), "targets": np.array([0, 1, 2])}
+    options = {"steps": 4, "batch_size": 2, "insertion_canvas": "blurred", "deletion_canvas": "constant"}
+    frame = faith.per_image_scores(model, spec, split.images, maps, split.ids, ["layer4"], options,
+                                          LocalisationSettings())
+    assert list(frame.columns) == ["id", "layer", "target", "average_drop", "increase_in_confidence", "insertion_auc",
+                                   "deletion_auc", "saliency_metric"]
+    assert frame["id"].tolist() == split.ids.astype(str).tolist() and frame["target"].tolist() == [0, 1, 2]
+    assert frame["insertion_auc"].between(0, 1).all()
+    empty = faith.per_image_scores(model, spec, split.images, maps, split.ids, [], options, LocalisationSettings())
+    assert list(empty.columns) == list(frame.columns) and empty.empty

@@ -93,3 +93,42 @@ def test_images_of_other_images_are_rejected(tmp_path):
     io.save_npz(tmp_path / "other.npz", {"images": split.images, "ids": np.array(["b", "a"])})
     with pytest.raises(ValueError, match="other.npz: image ids do not match the split's"):
         load_images(tmp_path / "other.npz", split)
+
+
+def test_memory_mapped_members_equal_np_load(tmp_path, shapes_split):
+    save_split(tmp_path / "s.npz", shapes_split, {"note": "x"})
+    io.save_npz(tmp_path / "odd.npz", {"fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+                                      "scalar": np.float32(2.5), "empty": np.zeros((0, 3))})
+    for name in ("s.npz", "odd.npz"):
+        read, meta = io.load_npz(tmp_path / name)
+        mapped, mapped_meta = io.load_npz(tmp_path / name, mmap=True)
+        assert mapped_meta == meta and list(mapped) == list(read)
+        for key, array in read.items():
+            assert mapped[key].dtype == array.dtype and np.array_equal(mapped[key], array), key
+    mapped, _ = io.load_npz(tmp_path / "s.npz", mmap=True)
+    assert isinstance(mapped["images"], np.memmap) and not mapped["images"].flags.writeable
+
+
+def test_compressed_members_are_read_instead_of_mapped(tmp_path):
+    np.savez_compressed(tmp_path / "c.npz", values=np.arange(10))
+    mapped, meta = io.load_npz(tmp_path / "c.npz", mmap=True)
+    assert meta == {} and not isinstance(mapped["values"], np.memmap)
+    assert np.array_equal(mapped["values"], np.arange(10))
+
+
+def test_split_and_images_rows_are_read_alone(tmp_path, shapes_split):
+    from camsweep.data import load_ids, load_images
+
+    save_split(tmp_path / "s.npz", shapes_split)
+    io.save_npz(tmp_path / "images.npz", {"images": shapes_split.images[::-1].copy(), "ids": shapes_split.ids})
+    part = load_split(tmp_path / "s.npz", slice(3, 7))
+    expected = shapes_split.subset(np.arange(3, 7))
+    for field in ("images", "labels", "ids", "masks", "boxes"):
+        assert np.array_equal(getattr(part, field), getattr(expected, field)), field
+    assert part.class_names == expected.class_names and part.meta == load_split(tmp_path / "s.npz").meta
+    assert all(type(a) is np.ndarray and a.flags.writeable for a in (part.images, part.masks, part.ids))
+    assert np.array_equal(load_ids(tmp_path / "s.npz"), shapes_split.ids)
+    rows = load_images(tmp_path / "images.npz", shapes_split.ids, slice(3, 7))
+    assert type(rows) is np.ndarray and np.array_equal(rows, shapes_split.images[::-1][3:7])
+    with pytest.raises(ValueError, match="image ids do not match"):  # ids are checked against the whole split
+        load_images(tmp_path / "images.npz", shapes_split.ids[::-1], slice(3, 7))

@@ -12,12 +12,13 @@ import glob
 import io
 import json
 import os
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -74,16 +75,63 @@ def save_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], meta: Ma
             archive.writestr(info, buffer.getvalue())
 
 
-def load_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read an archive written by :func:`save_npz`: (arrays, meta)."""
+def load_npz(path: str | os.PathLike, mmap: bool = False) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read an archive written by :func:`save_npz`: (arrays, meta).
+
+    With ``mmap``, every member stored uncompressed (as :func:`save_npz` writes them) is a read-only
+    ``np.memmap`` of the file, so taking some rows of it reads only those (``np.load``'s ``mmap_mode`` does
+    not reach inside a zip); compressed and empty members are read.
+    """
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        if mmap:
+            arrays = _mapped_members(path)
+        else:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable .npz archive ({error})") from error
     raw = arrays.pop(PROVENANCE_KEY, None)
-    meta = json.loads(raw.tobytes().decode()) if raw is not None else {}
+    meta = json.loads(np.asarray(raw).tobytes().decode()) if raw is not None else {}
     return arrays, meta
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name length, extra field length
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+
+
+def _mapped_members(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    arrays = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as handle:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            mapped = _mapped_member(path, handle, info) if info.compress_type == zipfile.ZIP_STORED else None
+            if mapped is None:
+                with archive.open(info) as member:
+                    mapped = np.lib.format.read_array(member, allow_pickle=False)
+            arrays[name] = mapped
+    return arrays
+
+
+def _mapped_member(path: str | os.PathLike, handle: BinaryIO, info: zipfile.ZipInfo) -> np.ndarray | None:
+    """A stored member's array mapped in place: its data start after the zip local header (whose extra
+    field may differ from the central directory's) and the .npy header. None where it cannot be mapped."""
+    handle.seek(info.header_offset)
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
+    if signature != _LOCAL_SIGNATURE:
+        raise ValueError(f"member {info.filename}: bad zip local header")
+    handle.seek(info.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        return None
+    if dtype.hasobject:
+        raise ValueError(f"member {info.filename}: object arrays cannot be loaded without pickle")
+    if not shape or 0 in shape:
+        return None  # an empty mapping is not possible
+    return np.memmap(path, dtype=dtype, mode="r", offset=handle.tell(), shape=shape, order="F" if fortran_order else "C")
 
 
 def save_json(path: str | os.PathLike, record: Any) -> None:

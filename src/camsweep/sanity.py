@@ -60,8 +60,9 @@ above 0 guards against flagging that. Groups without any defined correlation get
 from __future__ import annotations
 
 import copy
+import itertools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -70,7 +71,9 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from camsweep import maps as saliency_maps
+from camsweep import cams, maps as saliency_maps, regions
+from camsweep.data.imageset import ImageSet
+from camsweep.metrics import localisation
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -249,3 +252,45 @@ def modules_from(model: nn.Module, first: str) -> int:
         if name == first or name.startswith(first + "."):
             return len(names) - index
     raise ValueError(f"no parameter-owning module is or lies inside {first!r}; valid: {', '.join(names)}")
+
+
+# --- the test of one method ---------------------------------------------------------------------------
+
+
+def randomisation_scores(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    split: ImageSet,
+    trained_maps: Mapping[str, np.ndarray],
+    method: str,
+    layers: Sequence[str],
+    top: int,
+    seed: int,
+    settings: cams.CamSettings = cams.CamSettings(),
+) -> pd.DataFrame:
+    """One row per (image, layer): :func:`map_similarity` of the trained model's maps (``trained_maps``,
+    each layer's maps and the explained ``targets``) and ``method``'s maps of the model with its last
+    ``top`` parameter-owning modules randomised (seeded by ``seed``), both upsampled to the images; with
+    ground truth, also each model's energy pointing game on boxes and masks. ``inputs`` are the
+    preprocessed images of ``split``."""
+    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+    randomised = randomised_copy(model, top=top, seed=seed).to(device)
+    targets = trained_maps["targets"]  # explain the same class with both models
+    random_maps = cams.compute(randomised, inputs, method, list(layers), targets, settings=settings)
+    size = split.images.shape[1:3]
+    box_regions = regions.boxes_to_masks(split.boxes, size) if split.has_masks else None
+    frames = []
+    for layer in layers:
+        trained = saliency_maps.upsample(trained_maps[layer], size)
+        random = saliency_maps.upsample(random_maps[layer].numpy(), size)
+        frame = pd.DataFrame({"id": split.ids.astype(str), "layer": layer})
+        for name, values in map_similarity(trained, random).items():
+            frame[name] = values
+        if split.has_masks:  # energy pointing games need no threshold: no localisation settings here
+            for model_name, stack in (("trained", trained), ("randomised", random)):
+                normalised = saliency_maps.normalise(stack)
+                for kind, truth in (("box", box_regions), ("mask", split.masks)):
+                    energy = localisation.energy_pointing_game(normalised, truth)
+                    frame[f"energy_pg_{kind}_{model_name}"] = np.where(truth.any(axis=(1, 2)), energy, np.nan)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

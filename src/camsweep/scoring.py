@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from camsweep import maps as saliency_maps
-from camsweep.data.imageset import ImageSet
+from camsweep import io, maps as saliency_maps
+from camsweep.data.imageset import ImageSet, check_ids
 from camsweep.metrics import localisation, stability, topology, wsol
+from camsweep.perturb import CLEAN
+
+log = logging.getLogger(__name__)
 
 # Per-image columns that need a ground-truth mask and box (NaN without them).
 GROUND_TRUTH_COLUMNS = (*localisation.METRIC_NAMES, *localisation.SEED_METRIC_NAMES, "warping_error")
@@ -67,3 +76,41 @@ def wsol_evidence(cams: dict[str, np.ndarray], split: ImageSet) -> dict[str, np.
         evidence[f"best_iou:{layer}"] = wsol.best_box_iou(upsampled, split.boxes).astype(np.float32)
         evidence[f"pixel_counts:{layer}"] = wsol.pixel_counts(upsampled, split.masks).astype(np.int32)
     return evidence
+
+
+@dataclass(frozen=True)
+class ConditionScores:
+    """One condition's scores: the per-image :func:`score_maps` frame and the :func:`wsol_evidence`."""
+
+    frame: pd.DataFrame
+    evidence: dict[str, np.ndarray]
+    layers: list[str]
+
+
+def score_conditions(
+    map_paths: Sequence[str | os.PathLike],
+    conditions: Sequence[tuple[str, int]],
+    split: ImageSet,
+    options: Mapping[str, Any],
+) -> Iterator[ConditionScores]:
+    """The scores of one method's maps (archives written by the CAM stage, one per condition, in the order
+    of ``conditions``) on ``split``'s images, condition by condition; the clean maps (condition ("none",
+    0)) are the stability reference. ``options`` is the config's ``metrics`` section."""
+    conditions = [tuple(condition) for condition in conditions]
+    clean_path = map_paths[conditions.index(CLEAN)]
+    clean, _ = io.load_npz(clean_path)
+    check_ids(clean["ids"], split, clean_path)
+    settings = localisation.LocalisationSettings.from_config(options)
+    for (name, severity), maps_path in zip(conditions, map_paths, strict=True):
+        maps, meta = io.load_npz(maps_path)
+        check_ids(maps["ids"], split, maps_path)
+        layers = meta["layers"]
+        frame = score_maps(
+            {layer: maps[layer] for layer in layers}, {layer: clean[layer] for layer in layers}, split, settings,
+            options["stability_scale"], targets=maps["targets"],
+        )
+        undefined = int(frame["iou_mask"].isna().sum())
+        if undefined:
+            log.warning("%s %s: %d (image, layer) rows have no ground-truth region: localisation metrics are NaN",
+                        name, severity, undefined)
+        yield ConditionScores(frame, wsol_evidence({layer: maps[layer] for layer in layers}, split), layers)

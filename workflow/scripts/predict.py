@@ -2,21 +2,15 @@
 
 import logging
 
-import torch
-
-from camsweep import inference, io, predictions
-from camsweep.data import load_images, load_split
-from camsweep.models import classifiers
+from camsweep import inference, io, jobs, predictions
 from camsweep.scripting import job_context
 
 with job_context(globals()) as job:
-    torch.set_num_threads(job.threads)
-    device = classifiers.resolve_device(job.params.device)
-    model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
-    split = load_split(job.input.split)
-    conditions = job.params.conditions
-    for (name, severity), images, path in zip(conditions, job.input.images, job.output, strict=True):
-        probs = inference.probabilities(model, spec, load_images(images, split), job.params.batch_size, device)
+    inputs = jobs.load(job)  # the model and the test split
+    split = inputs.split
+    for (name, severity), images, path in zip(job.params.conditions, job.input.images, job.output, strict=True):
+        probs = inference.probabilities(inputs.model, inputs.spec, inputs.images(images), job.params.batch_size,
+                                        inputs.device)
         frame = predictions.predictions_frame(split.ids, split.labels, probs)
         params = {**dict(job.wildcards.items()), "perturbation": name, "severity": str(severity),
                   "batch_size": job.params.batch_size}

@@ -14,6 +14,9 @@ normalise; see :mod:`camsweep.maps`). ``images`` are preprocessed model inputs (
 * ``ablationcam`` (:mod:`~camsweep.cams.ablation`): closed form or tail-only re-runs after a
   ``torch.fx`` cut.
 
+Each method is declared once in :mod:`~camsweep.cams.registry` (how to add one is explained there);
+:func:`compute_many` dispatches from it.
+
 Every method runs in eval mode; module modes and hooks are restored on exit, even after an error; the
 model's parameters, ``requires_grad`` flags and ``.grad`` are never touched.
 """
@@ -21,22 +24,29 @@ model's parameters, ``requires_grad`` flags and ``.grad`` are never touched.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from camsweep.cams import ablation, eigen, fusion, gradient, hooks, score
+from camsweep.cams import hooks, registry
 from camsweep.cams.targets import ClassTargets, RegionTargets, Targets, as_targets, select
 
-GRADIENT_METHODS = tuple(gradient.METHODS)
-METHODS = (*GRADIENT_METHODS, "eigencam", "scorecam", "ablationcam")
+# The built-in methods (methods registered later still run, but the workflow knows these).
+METHODS = registry.names()
 # One forward (and, for the gradient family, one backward) pass serves all of these at once.
-SHARED_PASS_METHODS = (*GRADIENT_METHODS, "eigencam")
+SHARED_PASS_METHODS = registry.names("shared")
+# Each of these re-runs the network: passes (and a workflow job) of its own.
+RERUN_METHODS = registry.names("rerun")
+GRADIENT_METHODS = tuple(name for name in SHARED_PASS_METHODS if registry.get(name).needs_gradients)
 
-__all__ = ["METHODS", "GRADIENT_METHODS", "CamSettings", "ClassTargets", "RegionTargets", "compute", "compute_many"]
+__all__ = [
+    "METHODS", "GRADIENT_METHODS", "RERUN_METHODS", "SHARED_PASS_METHODS", "CamSettings", "ClassTargets",
+    "RegionTargets", "compute", "compute_many", "maps_by_method",
+]
 
 
 @dataclass(frozen=True)
@@ -49,12 +59,10 @@ class CamSettings:
     ablation_strategy: str = "auto"  # auto | tail | full (forcing one is for tests and benchmarks)
 
 
-def _check_methods(methods: Sequence[str]) -> None:
+def _check_methods(methods: Sequence[str]) -> list[registry.Method]:
     if not methods:
         raise ValueError("no CAM methods requested")
-    unknown = [method for method in methods if method not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown CAM method {unknown[0]!r}; valid: {', '.join(METHODS)}")
+    return [registry.get(method) for method in methods]
 
 
 def _forward_backward(
@@ -80,15 +88,22 @@ def _forward_backward(
     return {name: store[name].detach() for name in names}, dict(zip(names, grads, strict=True))
 
 
-def _shared_pass(model, batch, modules, methods, targets) -> dict[str, dict[str, torch.Tensor]]:
-    needs_gradients = any(method in GRADIENT_METHODS for method in methods)
+def _shared_pass(
+    model: nn.Module,
+    batch: torch.Tensor,
+    modules: dict[str, nn.Module],
+    methods: Sequence[registry.Method],
+    targets: Targets | None,
+) -> dict[str, dict[str, torch.Tensor]]:
+    needs_gradients = any(method.needs_gradients for method in methods)
     activations, grads = _forward_backward(model, batch, modules, targets if needs_gradients else None)
     result: dict[str, dict[str, torch.Tensor]] = {}
     for method in methods:
-        result[method] = {}
+        result[method.name] = {}
         for layer in modules:
             a = activations[layer].float()
-            result[method][layer] = eigen.eigencam(a) if method == "eigencam" else gradient.METHODS[method](a, grads[layer].float())
+            gradients = grads[layer].float() if method.needs_gradients else None
+            result[method.name][layer] = method.implementation(a, gradients)
     return result
 
 
@@ -104,25 +119,25 @@ def compute_many(
 ) -> dict[str, dict[str, torch.Tensor]]:
     """``{method: {layer: Tensor[N, h, w]}}``; methods that can share a pass do. ``targets`` may be None
     only when every method is class-agnostic (``eigencam``)."""
-    _check_methods(methods)
+    declared = _check_methods(methods)
     if images.ndim != 4:
         raise ValueError(f"images must be a (N, C, H, W) tensor, got shape {tuple(images.shape)}")
     if targets is None:
-        if any(method != "eigencam" for method in methods):
-            raise ValueError("targets are required for every method except eigencam")
+        if any(method.needs_targets for method in declared):
+            agnostic = [name for name in registry.names() if not registry.get(name).needs_targets]
+            raise ValueError(f"targets are required for every method except {', '.join(agnostic)}")
     else:
         targets = as_targets(targets, len(images))
     modules = hooks.resolve_layers(model, layers)
     batch_size = batch_size or settings.batch_size
     device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
-    shared = [method for method in methods if method in SHARED_PASS_METHODS]
+    shared = [method for method in declared if method.kind == "shared"]
+    # Re-run methods in registry order (not the request's), as the shared pass runs before them.
+    reruns = sorted((method for method in declared if method.kind == "rerun"), key=lambda m: registry.names().index(m.name))
     pieces: dict[str, dict[str, list[torch.Tensor]]] = {m: {layer: [] for layer in layers} for m in methods}
     with hooks.eval_mode(model):
         # Prepared once per call, in eval mode (conv-BN fusion needs it): cuts and fused re-run copies.
-        rerun_model = fusion.inference_copy(model) if "scorecam" in methods else None
-        cuts = {}
-        if "ablationcam" in methods:
-            cuts = {layer: ablation.cut_for(model, layer, settings.ablation_strategy) for layer in layers}
+        runs = {method.name: method.implementation(model, layers, settings) for method in reruns}
         starts = range(0, len(images), batch_size)
         for start in tqdm(starts, desc="CAM batches", disable=not progress, mininterval=5):
             rows = slice(start, start + batch_size)
@@ -131,18 +146,8 @@ def compute_many(
             found: dict[str, dict[str, torch.Tensor]] = {}
             if shared:
                 found |= _shared_pass(model, batch, modules, shared, batch_targets)
-            if "scorecam" in methods:
-                found["scorecam"] = score.score_cam(
-                    model, batch, list(layers), batch_targets, settings.memory_budget_mb, settings.scorecam_top_k, rerun_model
-                )
-            if "ablationcam" in methods:
-                found["ablationcam"] = {
-                    layer: ablation.ablation_cam(
-                        model, batch, layer, batch_targets, settings.memory_budget_mb, cuts[layer],
-                        closed_form=settings.ablation_strategy == "auto",
-                    )
-                    for layer in layers
-                }
+            for name, run in runs.items():
+                found[name] = run(batch, batch_targets)
             for method in methods:
                 for layer in layers:
                     pieces[method][layer].append(found[method][layer].detach().cpu())
@@ -160,3 +165,21 @@ def compute(
 ) -> dict[str, torch.Tensor]:
     """``{layer: Tensor[N, h, w]}`` of ``method`` for ``targets``."""
     return compute_many(model, images, [method], layers, targets, batch_size, settings=settings)[method]
+
+
+def maps_by_method(
+    model: nn.Module,
+    images: torch.Tensor,
+    methods: Sequence[str],
+    layers: Mapping[str, Sequence[str]],
+    targets: Targets | Sequence[int] | torch.Tensor | None,
+    settings: CamSettings = CamSettings(),
+) -> dict[str, dict[str, np.ndarray]]:
+    """``{method: {layer: float32 array (N, h, w)}}``, each method on its own ``layers[method]``; methods on
+    the same layers share their passes (one :func:`compute_many` call per distinct layer list)."""
+    maps: dict[str, dict[str, torch.Tensor]] = {}
+    by_layers = itertools.groupby(sorted(methods, key=lambda m: layers[m]), key=lambda m: layers[m])
+    for group_layers, group in by_layers:
+        maps |= compute_many(model, images, list(group), group_layers, targets, progress=False, settings=settings)
+    return {method: {layer: maps[method][layer].numpy().astype(np.float32) for layer in layers[method]}
+            for method in methods}

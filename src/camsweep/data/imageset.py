@@ -101,31 +101,52 @@ def save_split(path: str | os.PathLike, split: ImageSet, meta: dict[str, Any] | 
     io.save_npz(path, arrays, {**split.meta, **(meta or {})})
 
 
-def load_split(path: str | os.PathLike) -> ImageSet:
-    arrays, meta = io.load_npz(path)
+def load_split(path: str | os.PathLike, rows: slice = slice(None)) -> ImageSet:
+    """The split at ``path``, or only its images in ``rows``: then the archive is memory-mapped and just
+    those rows are read (copied out into ordinary arrays)."""
+    partial = rows != slice(None)
+    # A whole split is read as before: mapping it would only add its page cache to the peak memory.
+    arrays, meta = io.load_npz(path, mmap=partial)
     missing = {"images", "labels", "ids", "class_names"} - arrays.keys()
     if missing:
         raise ValueError(f"{path}: not a prepared split, missing arrays {sorted(missing)}")
+
+    def take(name: str) -> np.ndarray | None:
+        if name not in arrays:
+            return None
+        return np.array(arrays[name][rows]) if partial else arrays[name]
+
     try:
         return ImageSet(
-            images=arrays["images"], labels=arrays["labels"], ids=arrays["ids"],
-            class_names=tuple(arrays["class_names"].tolist()), masks=arrays.get("masks"),
-            boxes=arrays.get("boxes"), meta=meta,
+            images=take("images"), labels=take("labels"), ids=take("ids"),
+            class_names=tuple(arrays["class_names"].tolist()), masks=take("masks"), boxes=take("boxes"), meta=meta,
         )
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
 
 
-def check_ids(ids: np.ndarray, split: ImageSet, source: str | os.PathLike) -> None:
-    """Raise if an artifact's image ids (in order) are not the split's: it belongs to other images."""
-    if not np.array_equal(np.asarray(ids).astype(str), split.ids.astype(str)):
-        raise ValueError(f"{source}: image ids do not match the split's ({len(ids)} vs {len(split)} images)")
+def load_ids(path: str | os.PathLike) -> np.ndarray:
+    """Every image id of a split (or of any archive with ``ids``), without reading its images."""
+    arrays, _ = io.load_npz(path, mmap=True)
+    if "ids" not in arrays:
+        raise ValueError(f"{path}: has no image ids")
+    return np.array(arrays["ids"])
 
 
-def load_images(path: str | os.PathLike, split: ImageSet) -> np.ndarray:
-    """The uint8 images of a perturbed copy of ``split`` (written by the perturb stage), ids checked."""
-    arrays, _ = io.load_npz(path)
+def check_ids(ids: np.ndarray, split: ImageSet | np.ndarray, source: str | os.PathLike) -> None:
+    """Raise if an artifact's image ids (in order) are not the split's (or are not ``split``, an id array):
+    it belongs to other images."""
+    expected = split.ids if isinstance(split, ImageSet) else split
+    if not np.array_equal(np.asarray(ids).astype(str), np.asarray(expected).astype(str)):
+        raise ValueError(f"{source}: image ids do not match the split's ({len(ids)} vs {len(expected)} images)")
+
+
+def load_images(path: str | os.PathLike, split: ImageSet | np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+    """The uint8 images of a perturbed copy of ``split`` (written by the perturb stage), ids checked
+    against ``split`` (the whole split, or its ids); only ``rows`` of them are read."""
+    partial = rows != slice(None)
+    arrays, _ = io.load_npz(path, mmap=partial)
     if "images" not in arrays or "ids" not in arrays:
         raise ValueError(f"{path}: not a perturbed-images archive (needs 'images' and 'ids')")
     check_ids(arrays["ids"], split, path)
-    return arrays["images"]
+    return np.array(arrays["images"][rows]) if partial else arrays["images"]

@@ -70,15 +70,26 @@ salient region to crop: its score, area and probability are NaN and it costs no 
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from camsweep import maps as saliency_maps
+from camsweep.metrics import localisation
+from camsweep.metrics.localisation import LocalisationSettings
+from camsweep.models import classifiers
+from camsweep.models.classifiers import ClassifierSpec
+
+log = logging.getLogger(__name__)
 
 ProbabilityFunction = Callable[[Tensor], Tensor]
 CanvasKind = Literal["blurred", "constant"]
@@ -128,6 +139,9 @@ class SaliencyScores:
 
 # --------------------------------------------------------------------------------------------- validation
 
+
+# The per-image faithfulness scores, in the order of their table columns.
+FAITHFULNESS_COLUMNS = ("average_drop", "increase_in_confidence", "insertion_auc", "deletion_auc", "saliency_metric")
 
 def _check_images(images: Tensor | np.ndarray) -> Tensor:
     images = torch.as_tensor(images)
@@ -431,3 +445,56 @@ def saliency_metric(
     )
     score = torch.log(area.clamp(min=area_floor)) - torch.log(crop_probability)
     return SaliencyScores(score.numpy(), area.numpy(), crop_probability.numpy())
+
+
+# ------------------------------------------------------------------------------------- a model's per-image table
+
+
+def per_image_scores(
+    model: torch.nn.Module,
+    spec: ClassifierSpec,
+    images: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    ids: np.ndarray,
+    layers: Sequence[str],
+    options: Mapping[str, Any],
+    settings: LocalisationSettings,
+) -> pd.DataFrame:
+    """Every metric above for each image and layer of one method's maps: columns id, layer, target and
+    ``FAITHFULNESS_COLUMNS``, layer by layer.
+
+    ``images`` are the uint8 images the maps explain, ``maps`` holds each layer's maps at layer resolution
+    and their ``targets``; ``options`` is the config's ``faithfulness`` section (steps, batch_size and the
+    insertion and deletion canvases). The model sees the perturbed pixels through the second step of its
+    own preprocessing (:func:`camsweep.models.classifiers.normalise`); the saliency metric's boxes come
+    from the thresholded maps (``settings``).
+    """
+    model.eval()
+    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+    pixels = classifiers.unit_range(images)
+
+    def probabilities(derived: Tensor) -> Tensor:  # pixels in [0, 1], as the metrics perturb them
+        return torch.softmax(model(classifiers.normalise(derived, spec).to(device)).float(), dim=1).cpu()
+
+    targets = torch.as_tensor(maps["targets"])
+    batch_size = options["batch_size"]
+    curves = {"steps": options["steps"], "batch_size": batch_size}
+    frames = []
+    with torch.inference_mode():
+        for layer in layers:
+            upsampled = saliency_maps.upsample(maps[layer], tuple(pixels.shape[2:]))
+            change = confidence_change(probabilities, pixels, upsampled, targets, batch_size=batch_size)
+            inserted = insertion(probabilities, pixels, upsampled, targets, canvas=options["insertion_canvas"], **curves)
+            deleted = deletion(probabilities, pixels, upsampled, targets, canvas=options["deletion_canvas"], **curves)
+            _, boxes = localisation.predicted_regions(saliency_maps.normalise(upsampled), settings)
+            saliency = saliency_metric(probabilities, pixels, boxes, targets, batch_size=batch_size)
+            frames.append(pd.DataFrame({
+                "id": ids.astype(str), "layer": layer, "target": targets.numpy(),
+                "average_drop": change.drop, "increase_in_confidence": change.increase,
+                "insertion_auc": inserted.auc, "deletion_auc": deleted.auc, "saliency_metric": saliency.score,
+            }))
+            log.info("%s: average drop %.3f, insertion %.3f, deletion %.3f", layer, change.drop.mean(),
+                     inserted.auc.mean(), deleted.auc.mean())
+    columns = ["id", "layer", "target", *FAITHFULNESS_COLUMNS]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return frame[columns]

@@ -41,7 +41,7 @@ def build(spec: ClassifierSpec) -> nn.Module:
 
     ResNet adaptations for small images (the network is otherwise torchvision's own):
 
-    * ``stem="cifar"``: 3×3 stride-1 conv, no max-pool (S2's small-image style; total stride 8).
+    * ``stem="cifar"``: 3×3 stride-1 conv, no max-pool (the robustness study's small-image style; total stride 8).
     * ``stem="compact"``: 3×3 stride-2 conv, no max-pool (total stride 16, 4× cheaper than ``cifar``).
     * ``last_stride=1``: layer4 does not downsample, so the last block keeps layer3's resolution
       (the "last stride 1" trick for finer CAMs; halves the total stride).
@@ -99,16 +99,27 @@ def _scale_resnet_width(model: nn.Module, width: float, num_classes: int) -> Non
 def preprocess(images: np.ndarray | torch.Tensor, spec: ClassifierSpec) -> torch.Tensor:
     """uint8 (N, H, W, 3) → float32 (N, 3, H, W) scaled to [0, 1] and normalised by ``spec``'s mean/std.
 
-    Clean and perturbed images go through exactly this function (the S2 original normalised them
+    Clean and perturbed images go through exactly this function (the robustness study's original normalised them
     differently, which inflated its ΔAUC).
     """
+    return normalise(unit_range(images), spec)
+
+
+def unit_range(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, 3) → float32 (N, 3, H, W) in [0, 1]: the first step of :func:`preprocess` (the
+    pixels that faithfulness metrics perturb)."""
     tensor = torch.as_tensor(images)
     if tensor.dtype != torch.uint8 or tensor.ndim != 4 or tensor.shape[-1] != 3:
         raise ValueError(f"expected uint8 images (N, H, W, 3), got {tensor.dtype} {tuple(tensor.shape)}")
+    return tensor.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+
+
+def normalise(pixels: torch.Tensor, spec: ClassifierSpec) -> torch.Tensor:
+    """Float (N, 3, H, W) pixels in [0, 1] → the model's input, normalised by ``spec``'s mean/std: the
+    second step of :func:`preprocess`."""
     mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
-    floats = tensor.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
-    return ((floats - mean) / std).contiguous(memory_format=torch.channels_last)
+    return ((pixels - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ClassifierSpec, meta: dict[str, Any]) -> None:
