@@ -5,7 +5,7 @@ import torchvision
 from torch import nn
 
 from camsweep import attention
-from camsweep.attention import AttentionSettings
+from camsweep.attention import AttentionObjective, AttentionSettings
 from camsweep.data import synthetic
 from camsweep.models import classifiers, training
 
@@ -159,7 +159,7 @@ def test_attention_term_has_a_gradient_wrt_the_weights(loss, dtype):
 
 
 def test_a_detached_numpy_attention_term_has_no_gradient():
-    """The original S3 bug: L_att computed in NumPy on a detached copy leaves the gradient that of CE."""
+    """The attention study's original bug: L_att computed in NumPy on a detached copy leaves the gradient that of CE."""
     torch.manual_seed(0)
     model = torchvision.models.resnet18(num_classes=3).train()
     x = torch.randn(4, 3, 64, 64)
@@ -256,29 +256,26 @@ def test_flips_draw_as_before_and_move_regions_with_their_images():
         return torch.where(vertical.view(-1, 1, 1, 1), batch.flip(2), batch)
 
     images = torch.rand(16, 3, 5, 7)
-    assert torch.equal(training._flip(images, torch.Generator().manual_seed(4)), old_flip(images, torch.Generator().manual_seed(4)))
     masks = images[:, 0] > 0.5
-    flags = training._draw_flips(16, torch.Generator().manual_seed(4))
-    flipped_images, flipped_masks = training._apply_flips(images, *flags), training._apply_flips(masks, *flags)
+    flags = training.draw_flips(16, torch.Generator().manual_seed(4))
+    flipped_images, flipped_masks = training.apply_flips(images, *flags), training.apply_flips(masks, *flags)
     assert torch.equal(flipped_images, old_flip(images, torch.Generator().manual_seed(4)))
     assert torch.equal(flipped_images[:, 0] > 0.5, flipped_masks)
 
 
 def test_train_without_attention_is_unchanged(tiny):
     plain, plain_history = training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False)
-    explicit, explicit_history = training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, attention=None)
+    explicit, explicit_history = training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, objective=training.CrossEntropy())
     assert _same(_state(plain), _state(explicit))
     strip = lambda history: [{k: v for k, v in row.items() if k != "seconds"} for row in history]  # noqa: E731
     assert strip(plain_history) == strip(explicit_history)
     assert set(plain_history[0]) == {"epoch", "precision", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"}
-    with pytest.raises(ValueError, match="only used with attention"):
-        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, train_regions=tiny[0].masks)
 
 
 def test_train_with_attention_runs_is_deterministic_and_differs_from_ce(tiny):
     train_set, val_set = tiny
     settings = AttentionSettings("layer4", ce_weight=0.5)
-    kwargs = dict(progress=False, attention=settings, train_regions=train_set.masks, val_regions=val_set.masks)
+    kwargs = dict(progress=False, objective=AttentionObjective(settings, train_set.masks, val_set.masks))
     first, history = training.train(SPEC, *tiny, SETTINGS, seed=0, **kwargs)
     again, _ = training.train(SPEC, *tiny, SETTINGS, seed=0, **kwargs)
     plain, _ = training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False)
@@ -297,7 +294,7 @@ def test_train_with_attention_under_bfloat16_and_skip_classes(tiny):
     settings = AttentionSettings("layer4.1", ce_weight="adaptive", loss="soft_threshold", skip_classes=(0,))
     model, history = training.train(
         SPEC, *tiny, training.TrainSettings(epochs=1, batch_size=8, precision="bfloat16"), seed=1, progress=False,
-        attention=settings, train_regions=train_set.masks,
+        objective=AttentionObjective(settings, train_set.masks),
     )
     row = history[0]
     assert row["precision"] == "bfloat16" and row["ce_weight"] == 1.0 and "val_mass_inside" not in row
@@ -306,7 +303,7 @@ def test_train_with_attention_under_bfloat16_and_skip_classes(tiny):
     # every class skipped: no image carries the term, the metrics are NaN and training still runs
     _, history = training.train(
         SPEC, *tiny, SETTINGS, seed=1, progress=False,
-        attention=AttentionSettings("layer4", skip_classes=(0, 1)), train_regions=train_set.masks,
+        objective=AttentionObjective(AttentionSettings("layer4", skip_classes=(0, 1)), train_set.masks),
     )
     assert np.isnan(history[0]["attention_loss"]) and np.isnan(history[0]["train_mass_inside"])
 
@@ -315,14 +312,14 @@ def test_train_with_attention_checks_regions(tiny):
     train_set, val_set = tiny
     settings = AttentionSettings("layer4")
     with pytest.raises(ValueError, match="train_regions .* are required"):
-        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, attention=settings)
+        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, objective=AttentionObjective(settings, None))
     with pytest.raises(ValueError, match=r"train_regions must have shape \(16, 32, 32\)"):
-        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, attention=settings, train_regions=train_set.masks[:4])
+        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, objective=AttentionObjective(settings, train_set.masks[:4]))
     with pytest.raises(ValueError, match="train_regions must be bool"):
-        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, attention=settings, train_regions=train_set.masks.astype(np.uint8))
+        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, objective=AttentionObjective(settings, train_set.masks.astype(np.uint8)))
     with pytest.raises(ValueError, match=r"val_regions must have shape \(8, 32, 32\)"):
-        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, attention=settings, train_regions=train_set.masks,
-                       val_regions=train_set.masks)
+        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False,
+                       objective=AttentionObjective(settings, train_set.masks, train_set.masks))
     with pytest.raises(ValueError, match="unknown layer"):
-        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False, attention=AttentionSettings("layer5"),
-                       train_regions=train_set.masks)
+        training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False,
+                       objective=AttentionObjective(AttentionSettings("layer5"), train_set.masks))

@@ -6,7 +6,7 @@ from torch import nn
 from camsweep import regions
 from camsweep.data import synthetic
 from camsweep.data.imageset import ImageSet
-from camsweep.models import segmentation
+from camsweep.models import segmentation, training
 from camsweep.models.segmenters import UNet
 
 
@@ -103,8 +103,15 @@ def test_flip_moves_image_and_mask_together():
     target = torch.zeros(64, 4, 6, dtype=torch.int64)
     target[:, 0, 1] = 1  # a foreground pixel near the top-left corner
     batch = target[:, None].float().repeat(1, 3, 1, 1) * torch.arange(1, 4).view(1, 3, 1, 1)
-    flipped, flipped_target = segmentation._flip(batch, target, generator)
+    flips = training.draw_flips(len(batch), generator)
+    flipped, flipped_target = training.apply_flips(batch, *flips), training.apply_flips(target, *flips)
     np.testing.assert_array_equal(flipped[:, 0].numpy(), flipped_target.numpy())
+    # The draws and flips of the segmenter's own loop before it shared training.fit.
+    generator = torch.Generator().manual_seed(3)
+    horizontal, vertical = (torch.rand(64, generator=generator) < 0.5 for _ in range(2))
+    before = torch.where(vertical.view(-1, 1, 1), torch.where(horizontal.view(-1, 1, 1), target.flip(2), target).flip(1),
+                         torch.where(horizontal.view(-1, 1, 1), target.flip(2), target))
+    assert torch.equal(flipped_target, before)
     # All four corners occur: (row, col) of the pixel is (0|3, 1|4).
     rows, cols = np.nonzero(flipped_target.numpy())[1:]
     assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == {(0, 1), (0, 4), (3, 1), (3, 4)}

@@ -1,6 +1,6 @@
-"""Differentiable Grad-CAM attention loss (STUDIES.md S3, with the missing gradient fixed).
+"""Differentiable Grad-CAM attention loss (docs/studies.md, attention training, with the missing gradient fixed).
 
-S3 trains a classifier with L = λ·CE + (1 − λ)·L_att, where L_att rewards Grad-CAM energy inside an
+The attention study trains a classifier with L = λ·CE + (1 − λ)·L_att, where L_att rewards Grad-CAM energy inside an
 expected region (there: a box derived from a lung segmentation; here: any per-image region, e.g. the
 ground-truth mask). The original computed L_att in NumPy on a detached copy of the map, so it had no
 gradient and its "attention" runs were cross-entropy runs. Here the Grad-CAM is built on the live model
@@ -16,7 +16,7 @@ to the region's size H×W):
   the map lies inside) and any map with Σ CAM ≥ 1e-12 is unaffected by the epsilon.
 * ``"soft_threshold"``: L_att = 1 − mean over region pixels of σ((Ĉ − threshold) / temperature), with Ĉ
   the per-image min–max normalised CAM (a constant map normalises to 0). As temperature → 0 this tends to
-  S3's hard form 1 − (share of region pixels with Ĉ > threshold), which :func:`hard_threshold_ratio`
+  The attention study's hard form 1 − (share of region pixels with Ĉ > threshold), which :func:`hard_threshold_ratio`
   keeps as a reported (non-differentiable) metric. A constant (e.g. all-zero) CAM normalises to Ĉ = 0,
   so its L_att is 1 − σ(−threshold / temperature) (1 − 4.5e-5 at the defaults 0.5 and 0.05).
 
@@ -26,7 +26,7 @@ into it — on a small-object shortcut task (ResNet-18, 8 epochs) λ = 0.2 colla
 chance accuracy, while λ = 0.5 and 0.8 did not; watch ``train_mass_inside`` (→ 0) in the history.
 
 An **empty region** gives L_att = 1 in both forms (nothing can lie inside it), a constant with no
-gradient; :func:`camsweep.models.training.train` leaves such images out of the attention term, as it
+gradient; :class:`AttentionObjective` leaves such images out of the attention term, as it
 does images whose label is in ``skip_classes``. The metrics :func:`cam_mass_inside` and
 :func:`hard_threshold_ratio` are 0 for an empty region and for an all-zero CAM (the hard ratio also for
 any constant CAM, which normalises to 0).
@@ -43,6 +43,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from camsweep.cams import gradient, hooks
+from camsweep.data.imageset import ImageSet
+from camsweep.models import training
 
 LOSSES = ("mass", "soft_threshold")
 ADAPTIVE = "adaptive"
@@ -58,11 +60,11 @@ class AttentionSettings:
       for torchvision ResNets, "features.28" for VGG16); it must output (N, K, h, w).
     * ``ce_weight``: λ in L = λ·CE + (1 − λ)·L_att, a number in [0, 1], or ``"adaptive"``:
       λ_epoch = max(0.2, 1 − 0.023·epoch) with the epoch counted from 0 (1.0, 0.977, …, reaching the
-      floor 0.2 at epoch 35), S3's schedule: cross-entropy first, attention weighted more later.
+      floor 0.2 at epoch 35), the attention study's schedule: cross-entropy first, attention weighted more later.
     * ``loss``: ``"mass"`` or ``"soft_threshold"`` (see the module docstring).
     * ``threshold``: Ĉ level of the soft (and reported hard) threshold, in [0, 1].
     * ``temperature``: width of the sigmoid of the soft threshold, > 0.
-    * ``skip_classes``: labels whose images get no attention term (S3's "No Finding").
+    * ``skip_classes``: labels whose images get no attention term (the attention study's "No Finding").
     """
 
     layer: str
@@ -188,7 +190,7 @@ def attention_loss(cam: torch.Tensor, regions: torch.Tensor | np.ndarray, settin
 
 @torch.no_grad()
 def hard_threshold_ratio(cam: torch.Tensor, regions: torch.Tensor | np.ndarray, threshold: float = 0.5) -> torch.Tensor:
-    """S3's original measure (N,): share of region pixels whose min–max normalised, upsampled CAM
+    """The attention study's original measure (N,): share of region pixels whose min–max normalised, upsampled CAM
     exceeds ``threshold``. Not differentiable (reported only). 0 for an empty region or a constant CAM."""
     cam, regions = _as_tensors(cam, regions)
     above = (_normalise(_upsample(cam, tuple(regions.shape[-2:]))) > threshold).float()
@@ -201,3 +203,105 @@ def cam_mass_inside(cam: torch.Tensor, regions: torch.Tensor | np.ndarray) -> to
     (and for an empty region). Equals 1 − the ``"mass"`` L_att."""
     cam, regions = _as_tensors(cam, regions)
     return _mass_inside(_upsample(cam, tuple(regions.shape[-2:])), regions)
+
+
+def check_regions(name: str, regions: np.ndarray | None, split: ImageSet) -> torch.Tensor:
+    """``regions`` as a tensor after checking they are bool (N, H, W), one per image of ``split``."""
+    expected = (len(split), *split.images.shape[1:3])
+    if regions is None:
+        raise ValueError(f"{name} (bool regions {expected}, e.g. the split's masks) are required when attention is set")
+    regions = np.asarray(regions)
+    if regions.shape != expected:
+        raise ValueError(f"{name} must have shape {expected} (one region per image, at image size), got {regions.shape}")
+    if regions.dtype != bool:
+        raise ValueError(f"{name} must be bool, got {regions.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(regions))
+
+
+def evaluate_attention(
+    model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, regions: torch.Tensor, layer: str, batch_size: int
+) -> float:
+    """Mean ``cam_mass_inside`` of the Grad-CAM (at ``layer``, for the true label, eval mode, float32)
+    over the images whose region is non-empty; NaN if there are none."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.enable_grad():
+        for start in range(0, len(labels), batch_size):
+            part = slice(start, start + batch_size)
+            keep = regions[part].flatten(1).any(dim=1)
+            if not keep.any():
+                continue
+            _, cam = live_gradcam(model, inputs[part], labels[part], layer, create_graph=False)
+            total += cam_mass_inside(cam.detach(), regions[part])[keep].sum().item()
+            count += int(keep.sum().item())
+    return total / count if count else float("nan")
+
+
+class AttentionObjective:
+    """The attention study's objective for :func:`camsweep.models.training.train`: L = λ·CE + (1 − λ)·mean_i L_att,i.
+
+    λ = :func:`ce_weight` (``settings``, epoch − 1) (the history's epochs count from 1, the schedule's from
+    0). The Grad-CAM of image i at ``settings.layer`` explains its true label, is built in the same forward
+    as the logits and is differentiable (:func:`live_gradcam`); the mean runs over the batch's images whose
+    label is not in ``skip_classes`` and whose region is non-empty (0 if none).
+
+    ``train_regions`` (N, H, W) bool hold one region per image of the clean train split, at image size;
+    training item i takes region i mod N (perturbed copies keep their image's region) and flips flip it
+    with its image. The history gains ``ce_weight``, ``attention_loss`` (mean L_att),
+    ``train_mass_inside`` and ``train_hard_ratio`` (:func:`cam_mass_inside` and :func:`hard_threshold_ratio`
+    at ``settings.threshold``, of the training-mode maps), each averaged over the epoch's images that carry
+    the term; ``train_loss`` stays the cross-entropy. With ``val_regions`` it also reports
+    ``val_mass_inside`` (eval-mode Grad-CAM of the true label, float32; see :func:`evaluate_attention`).
+    """
+
+    def __init__(self, settings: AttentionSettings, train_regions: np.ndarray | None, val_regions: np.ndarray | None = None):
+        self.settings = settings
+        self._given = (train_regions, val_regions)
+
+    def prepare(self, task: training.ClassifierTask) -> None:
+        given_train, given_val = self._given
+        train_regions = check_regions("train_regions", given_train, task.train_split)
+        val_regions = None if given_val is None else check_regions("val_regions", given_val, task.val_set)
+        hooks.resolve_layers(task.model, [self.settings.layer])  # fail before training on a bad name
+        self.train_regions = train_regions.to(task.device)
+        self.val_regions = None if val_regions is None else val_regions.to(task.device)
+        self.skip = torch.as_tensor(self.settings.skip_classes, dtype=task.labels.dtype, device=task.device)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.lam = ce_weight(self.settings, epoch - 1)
+        self.att_sum, self.mass_sum, self.hard_sum, self.count = 0.0, 0.0, 0.0, 0
+
+    def step(
+        self, task: training.ClassifierTask, batch: torch.Tensor, target: torch.Tensor, index: torch.Tensor,
+        flips: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        regions = self.train_regions[index % len(self.train_regions)]
+        if flips is not None:
+            regions = training.apply_flips(regions, *flips)
+        keep = regions.flatten(1).any(dim=1) & ~torch.isin(target, self.skip)
+        with training.autocast(task.device, task.compute_dtype):
+            logits, cam = live_gradcam(task.model, batch, target, self.settings.layer)
+            ce = task.cross_entropy(logits, target)
+        att = attention_loss(cam, regions, self.settings)  # float32, autocast off
+        att_mean = att[keep].mean() if keep.any() else att.sum() * 0.0
+        kept = int(keep.sum().item())
+        if kept:
+            self.att_sum += att.detach()[keep].sum().item()
+            self.mass_sum += cam_mass_inside(cam.detach()[keep], regions[keep]).sum().item()
+            self.hard_sum += hard_threshold_ratio(cam.detach()[keep], regions[keep], self.settings.threshold).sum().item()
+            self.count += kept
+        return self.lam * ce + (1.0 - self.lam) * att_mean, ce, logits
+
+    def epoch_stats(self, task: training.ClassifierTask) -> dict[str, float]:
+        def mean(total: float) -> float:
+            return total / self.count if self.count else float("nan")
+
+        stats = {
+            "ce_weight": self.lam, "attention_loss": mean(self.att_sum),
+            "train_mass_inside": mean(self.mass_sum), "train_hard_ratio": mean(self.hard_sum),
+        }
+        if self.val_regions is not None:
+            stats["val_mass_inside"] = evaluate_attention(
+                task.model, task.val_inputs, task.val_labels, self.val_regions, self.settings.layer, 256
+            )
+        return stats

@@ -8,7 +8,6 @@ valid ones, ``did you mean ...?``), and are all reported at once, before any job
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+
+from camsweep.spelling import close_matches, did_you_mean
 
 
 class ConfigError(ValueError):
@@ -72,26 +73,6 @@ def canonical(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [canonical(item) for item in value]
     return value
-
-
-def close_matches(word: Any, choices: Iterable[Any], n: int = 3) -> list[Any]:
-    """The valid ``choices`` nearest to a misspelt ``word`` (case-insensitive ``difflib``; [] for non-strings)."""
-    if not isinstance(word, str):
-        return []
-    lowered: dict[str, Any] = {}
-    for choice in choices:
-        if isinstance(choice, str):
-            lowered.setdefault(choice.lower(), choice)
-    return [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)]
-
-
-def did_you_mean(word: Any, choices: Iterable[Any]) -> str:
-    """``"; did you mean 'x'?"`` (or ``'x' or 'y'``) for a misspelt ``word``; empty when nothing is close."""
-    matches = close_matches(word, choices)
-    if not matches:
-        return ""
-    listed = ", ".join(map(repr, matches[:-1])) + " or " if len(matches) > 1 else ""
-    return f"; did you mean {listed}{matches[-1]!r}?"
 
 
 def _suggestions(unknown: Iterable[Any], choices: Iterable[Any]) -> str:
@@ -199,9 +180,10 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
         problems.append(f"faithfulness.layers: {unscored} are in no model's cam_layers {sorted(every_layer)}")
     problems.extend(_check_segmenters(config))
     problems.extend(_check_shortcut(config))
-    s2 = config["studies"]["s2"]
-    if s2["enabled"] and s2["method"] not in methods:
-        problems.append(f"studies.s2.method: {s2['method']!r} is not in cams.methods {methods}{did_you_mean(s2['method'], methods)}")
+    robustness = config["studies"]["perturbation_robustness"]
+    if robustness["enabled"] and robustness["method"] not in methods:
+        problems.append(f"studies.perturbation_robustness.method: {robustness['method']!r} is not in cams.methods "
+                        f"{methods}{did_you_mean(robustness['method'], methods)}")
     return problems
 
 

@@ -12,9 +12,9 @@ import csv
 import logging
 from pathlib import Path, PurePath
 
-from camsweep.config import did_you_mean
 from camsweep.data import raw
 from camsweep.data.imageset import ImageSet
+from camsweep.spelling import did_you_mean
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")

@@ -18,25 +18,20 @@ channel 1), so Dice and IoU compare like with like for both kinds.
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from camsweep import inference, io, seeding
+from camsweep import io, seeding
 from camsweep.data.imageset import ImageSet
 from camsweep.metrics import segmentation as seg_metrics
-from camsweep.models import classifiers
+from camsweep.models import classifiers, training
+from camsweep.models.prediction import softmax_batches
 from camsweep.models.segmenters import UNet
-from camsweep.models.training import resolve_precision
-
-logger = logging.getLogger(__name__)
 
 MASK_KINDS = ("binary", "per_class")
 DEFAULT_WIDTHS = (16, 32, 64, 128)
@@ -171,18 +166,6 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1.0 - ((2.0 * overlap + 1.0) / (total + 1.0)).mean()
 
 
-def _flip(batch: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same random horizontal / vertical flips for images (N, C, H, W) and masks (N, H, W)."""
-    n = batch.shape[0]
-    horizontal = (torch.rand(n, generator=generator) < 0.5).to(batch.device)
-    vertical = (torch.rand(n, generator=generator) < 0.5).to(batch.device)
-    batch = torch.where(horizontal.view(-1, 1, 1, 1), batch.flip(3), batch)
-    target = torch.where(horizontal.view(-1, 1, 1), target.flip(2), target)
-    batch = torch.where(vertical.view(-1, 1, 1, 1), batch.flip(2), batch)
-    target = torch.where(vertical.view(-1, 1, 1), target.flip(1), target)
-    return batch, target
-
-
 def foreground_masks(probabilities: np.ndarray) -> np.ndarray:
     """Pixels (N, H, W) whose most probable channel is not background."""
     return np.asarray(probabilities).argmax(axis=1) != 0
@@ -213,6 +196,47 @@ def _logits_loss_and_foreground(
     return loss_sum / pixels, np.concatenate(foreground) if foreground else np.zeros(targets.shape, bool)
 
 
+class SegmenterTask:
+    """A segmenter's batches (image and mask flipped together), loss, and validation loss, Dice and IoU."""
+
+    def __init__(
+        self, model: nn.Module, spec: SegmenterSpec, train_set: ImageSet, val_set: ImageSet,
+        settings: SegmenterTrainSettings, device: torch.device, compute_dtype: torch.dtype,
+    ):
+        self.model, self.settings, self.device, self.compute_dtype = model, settings, device, compute_dtype
+        self.inputs = preprocess(train_set.images, spec).to(device)
+        self.targets = torch.as_tensor(targets_from(train_set, spec.masks), device=device)
+        self.val_inputs = preprocess(val_set.images, spec).to(device)
+        self.val_targets = torch.as_tensor(targets_from(val_set, spec.masks), device=device)
+        self.val_masks = val_set.masks
+        if int(self.targets.max()) >= spec.num_classes:
+            raise ValueError(f"training targets reach channel {int(self.targets.max())} but the spec has {spec.num_classes} channels {list(spec.channel_names)}")
+
+    def start_epoch(self, epoch: int) -> None:
+        pass
+
+    def step(self, index: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, target = self.inputs[index], self.targets[index]
+        if self.settings.flips:
+            flips = training.draw_flips(batch.shape[0], generator)
+            batch, target = training.apply_flips(batch, *flips), training.apply_flips(target, *flips)
+        with training.autocast(self.device, self.compute_dtype):
+            logits = self.model(batch)
+        logits = logits.float()
+        loss = nn.functional.cross_entropy(logits, target)
+        if self.settings.dice_weight > 0:
+            loss = loss + self.settings.dice_weight * soft_dice_loss(logits, target)
+        return loss, loss
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        val_loss, val_foreground = _logits_loss_and_foreground(self.model, self.val_inputs, self.val_targets, 256)
+        return {
+            "val_loss": val_loss,
+            "val_dice": float(seg_metrics.dice(val_foreground, self.val_masks).mean()),
+            "val_iou": float(seg_metrics.iou(val_foreground, self.val_masks).mean()),
+        }
+
+
 def train(
     spec: SegmenterSpec,
     train_set: ImageSet,
@@ -222,7 +246,8 @@ def train(
     device: torch.device = torch.device("cpu"),
     progress: bool = True,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Train a fresh segmenter; returns (model in eval mode, per-epoch history).
+    """Train a fresh segmenter with :func:`camsweep.models.training.fit`; returns (model in eval mode,
+    per-epoch history).
 
     History per epoch: ``train_loss`` (the training objective, cross-entropy plus the weighted soft-Dice
     term, averaged over the epoch's batches), ``val_loss`` (per-pixel cross-entropy on the validation
@@ -233,54 +258,11 @@ def train(
         if not split.has_masks:
             raise ValueError(f"the {name} split has no ground-truth masks; a segmenter needs them")
     model = init_model(spec, seed).to(device).to(memory_format=torch.channels_last)
-    inputs = preprocess(train_set.images, spec).to(device)
-    targets = torch.as_tensor(targets_from(train_set, spec.masks), device=device)
-    val_inputs = preprocess(val_set.images, spec).to(device)
-    val_targets = torch.as_tensor(targets_from(val_set, spec.masks), device=device)
-    if int(targets.max()) >= spec.num_classes:
-        raise ValueError(f"training targets reach channel {int(targets.max())} but the spec has {spec.num_classes} channels {list(spec.channel_names)}")
-
-    steps_per_epoch = int(np.ceil(len(inputs) / settings.batch_size))
+    compute_dtype = training.resolve_precision(settings.precision, device)
+    task = SegmenterTask(model, spec, train_set, val_set, settings, device, compute_dtype)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=settings.learning_rate, epochs=settings.epochs, steps_per_epoch=steps_per_epoch
-    )
-    compute_dtype = resolve_precision(settings.precision, device)
     generator = torch.Generator().manual_seed(seeding.int_seed(seed, "segmenter", "batches"))
-    history = []
-    for epoch in range(1, settings.epochs + 1):
-        model.train()
-        started = time.perf_counter()
-        order = torch.randperm(len(inputs), generator=generator).to(device)
-        loss_sum = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, mininterval=5)
-        for step in bar:
-            index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
-            batch, target = inputs[index], targets[index]
-            if settings.flips:
-                batch, target = _flip(batch, target, generator)
-            with torch.autocast(device.type, dtype=compute_dtype, enabled=compute_dtype != torch.float32):
-                logits = model(batch)
-            logits = logits.float()
-            loss = nn.functional.cross_entropy(logits, target)
-            if settings.dice_weight > 0:
-                loss = loss + settings.dice_weight * soft_dice_loss(logits, target)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            loss_sum += loss.item() * len(index)
-        val_loss, val_foreground = _logits_loss_and_foreground(model, val_inputs, val_targets, 256)
-        history.append({
-            "epoch": epoch, "precision": str(compute_dtype).removeprefix("torch."),
-            "train_loss": loss_sum / len(inputs), "val_loss": val_loss,
-            "val_dice": float(seg_metrics.dice(val_foreground, val_set.masks).mean()),
-            "val_iou": float(seg_metrics.iou(val_foreground, val_set.masks).mean()),
-            "seconds": time.perf_counter() - started,
-        })
-        logger.info("epoch %d: train loss %.4f, val loss %.4f Dice %.4f IoU %.4f (%s, %.1f s)", epoch,
-                    history[-1]["train_loss"], val_loss, history[-1]["val_dice"], history[-1]["val_iou"],
-                    history[-1]["precision"], history[-1]["seconds"])
+    history = training.fit(model, task, optimiser, len(task.inputs), settings, compute_dtype, generator, device, progress)
     return model.eval(), history
 
 
@@ -289,7 +271,7 @@ def predict(
     device: torch.device = torch.device("cpu"),
 ) -> np.ndarray:
     """Softmax probabilities (N, C, H, W) float32 for uint8 images (N, H, W, 3); model in eval mode, float32."""
-    chunks = inference.softmax_batches(model, images, lambda batch: preprocess(batch, spec), batch_size, device)
+    chunks = softmax_batches(model, images, lambda batch: preprocess(batch, spec), batch_size, device)
     if not chunks:
         height, width = np.asarray(images).shape[1:3]
         return np.zeros((0, spec.num_classes, height, width), np.float32)

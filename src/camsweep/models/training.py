@@ -1,21 +1,26 @@
-"""Training a classifier from scratch: SGD with a one-cycle schedule and flip augmentation, optionally
-with S3's differentiable Grad-CAM attention term (:mod:`camsweep.attention`)."""
+"""One training loop (:func:`fit`) for classifiers and segmenters, and classifier training with it.
+
+The loop draws each epoch's order and the flips from one seeded generator, runs a one-cycle schedule and
+logs one history row per epoch; what a batch is and how it is scored comes from a :class:`Task`: a
+classifier's (:class:`ClassifierTask`: cross-entropy, or the attention study's attention term through an
+:class:`Objective` from :mod:`camsweep.attention`) or a segmenter's (:mod:`camsweep.models.segmentation`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from camsweep import attention as attention_mod
 from camsweep import seeding
-from camsweep.cams import hooks
 from camsweep.data.imageset import ImageSet
 from camsweep.models.classifiers import ClassifierSpec, build, preprocess
 
@@ -55,6 +60,11 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     raise ValueError(f"unknown precision {precision!r}; valid: auto, float32, bfloat16")
 
 
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """Autocast to ``dtype``; off for float32."""
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+
 def init_model(spec: ClassifierSpec, seed: int) -> nn.Module:
     """Untrained model whose initial weights depend only on ``seed`` (global RNG state is restored)."""
     with torch.random.fork_rng(devices=[]):
@@ -75,13 +85,14 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch
     return total_loss / len(labels), correct / len(labels)
 
 
-def _draw_flips(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_flips(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which of ``n`` items to flip horizontally, then vertically: one ``rand(n)`` each, in that order."""
     horizontal = torch.rand(n, generator=generator) < 0.5
     vertical = torch.rand(n, generator=generator) < 0.5
     return horizontal, vertical
 
 
-def _apply_flips(batch: torch.Tensor, horizontal: torch.Tensor, vertical: torch.Tensor) -> torch.Tensor:
+def apply_flips(batch: torch.Tensor, horizontal: torch.Tensor, vertical: torch.Tensor) -> torch.Tensor:
     """Flip the last two axes (…, H, W) of each item; works for images (N, C, H, W) and regions (N, H, W)."""
     shape = (-1,) + (1,) * (batch.ndim - 1)
     horizontal, vertical = horizontal.to(batch.device), vertical.to(batch.device)
@@ -89,195 +100,213 @@ def _apply_flips(batch: torch.Tensor, horizontal: torch.Tensor, vertical: torch.
     return torch.where(vertical.view(shape), batch.flip(-2), batch)
 
 
-def _flip(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return _apply_flips(batch, *_draw_flips(batch.shape[0], generator))
+# ----------------------------------------------------------------------------------------------- the loop
 
 
-def _check_regions(name: str, regions: np.ndarray | None, split: ImageSet) -> torch.Tensor:
-    expected = (len(split), *split.images.shape[1:3])
-    if regions is None:
-        raise ValueError(f"{name} (bool regions {expected}, e.g. the split's masks) are required when attention is set")
-    regions = np.asarray(regions)
-    if regions.shape != expected:
-        raise ValueError(f"{name} must have shape {expected} (one region per image, at image size), got {regions.shape}")
-    if regions.dtype != bool:
-        raise ValueError(f"{name} must be bool, got {regions.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(regions))
+class LoopSettings(Protocol):
+    """What :func:`fit` reads of a model's train settings (:class:`TrainSettings`, the segmenter's)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
 
 
-def evaluate_attention(
-    model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, regions: torch.Tensor, layer: str, batch_size: int
-) -> float:
-    """Mean ``cam_mass_inside`` of the Grad-CAM (at ``layer``, for the true label, eval mode, float32)
-    over the images whose region is non-empty; NaN if there are none."""
-    model.eval()
-    total, count = 0.0, 0
-    with torch.enable_grad():
-        for start in range(0, len(labels), batch_size):
-            part = slice(start, start + batch_size)
-            keep = regions[part].flatten(1).any(dim=1)
-            if not keep.any():
-                continue
-            _, cam = attention_mod.live_gradcam(model, inputs[part], labels[part], layer, create_graph=False)
-            total += attention_mod.cam_mass_inside(cam.detach(), regions[part])[keep].sum().item()
-            count += int(keep.sum().item())
-    return total / count if count else float("nan")
+class Task(Protocol):
+    """What is trained: the batches, their loss and each epoch's statistics."""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Reset the epoch's running statistics (``epoch`` counts from 1)."""
+
+    def step(self, index: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(objective to minimise, loss reported as ``train_loss``) of the items at ``index``; flips are
+        drawn from ``generator``."""
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        """The history's columns after ``train_loss``: the epoch's training statistics, then validation."""
+
+
+def fit(
+    model: nn.Module,
+    task: Task,
+    optimiser: torch.optim.Optimizer,
+    n_items: int,
+    settings: LoopSettings,
+    compute_dtype: torch.dtype,
+    generator: torch.Generator,
+    device: torch.device,
+    progress: bool,
+) -> list[dict[str, float]]:
+    """Train ``model`` on ``n_items`` items for ``settings.epochs`` epochs of shuffled batches (order drawn
+    from ``generator``) with a one-cycle schedule peaking at ``settings.learning_rate``; one history row
+    per epoch: ``epoch``, ``precision``, ``train_loss`` (mean over the items), the task's columns, ``seconds``."""
+    steps_per_epoch = int(np.ceil(n_items / settings.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=settings.learning_rate, epochs=settings.epochs, steps_per_epoch=steps_per_epoch
+    )
+    precision = str(compute_dtype).removeprefix("torch.")
+    history = []
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        started = time.perf_counter()
+        order = torch.randperm(n_items, generator=generator).to(device)
+        task.start_epoch(epoch)
+        loss_sum = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, mininterval=5)
+        for step in bar:
+            index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
+            objective, loss = task.step(index, generator)
+            optimiser.zero_grad(set_to_none=True)
+            objective.backward()
+            optimiser.step()
+            schedule.step()
+            loss_sum += loss.item() * len(index)
+        row = {"epoch": epoch, "precision": precision, "train_loss": loss_sum / n_items, **task.end_epoch(epoch)}
+        row["seconds"] = time.perf_counter() - started
+        history.append(row)
+        scores = ", ".join(f"{key} {value:.4f}" for key, value in row.items() if key not in ("epoch", "precision", "seconds"))
+        logger.info("epoch %d/%d: %s (%s, %.1f s)", epoch, settings.epochs, scores, precision, row["seconds"])
+    return history
+
+
+# ----------------------------------------------------------------------------------------------- classifiers
+
+
+class TrainImages(Protocol):
+    """Training images made per batch (e.g. :class:`camsweep.augment.AugmentedSplit`): item i shows image
+    i mod len(split) of ``split``, possibly altered."""
+
+    split: ImageSet
+    labels: np.ndarray
+
+    def __len__(self) -> int: ...
+
+    def images(self, index: np.ndarray) -> np.ndarray:
+        """uint8 (len(index), H, W, 3) images of the items at ``index``."""
+
+
+class Objective(Protocol):
+    """A classifier's training objective: :class:`CrossEntropy`, or e.g. the attention study's
+    :class:`camsweep.attention.AttentionObjective`. ``task`` gives the model, device, settings and splits."""
+
+    def prepare(self, task: ClassifierTask) -> None:
+        """Check the objective's inputs against the task and move them to its device."""
+
+    def start_epoch(self, epoch: int) -> None: ...
+
+    def step(
+        self, task: ClassifierTask, batch: torch.Tensor, target: torch.Tensor, index: torch.Tensor,
+        flips: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(objective, cross-entropy, logits) of a (flipped) batch; ``flips`` are the batch's flip draws
+        (None: no flips), ``index`` its items."""
+
+    def epoch_stats(self, task: ClassifierTask) -> dict[str, float]:
+        """History columns after validation accuracy (model in eval mode)."""
+
+
+class CrossEntropy:
+    """Plain cross-entropy (with the settings' label smoothing) on float32 logits."""
+
+    def prepare(self, task: ClassifierTask) -> None:
+        pass
+
+    def start_epoch(self, epoch: int) -> None:
+        pass
+
+    def step(
+        self, task: ClassifierTask, batch: torch.Tensor, target: torch.Tensor, index: torch.Tensor,
+        flips: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with autocast(task.device, task.compute_dtype):
+            logits = task.model(batch)
+            loss = task.cross_entropy(logits, target)
+        return loss, loss, logits
+
+    def epoch_stats(self, task: ClassifierTask) -> dict[str, float]:
+        return {}
+
+
+class ClassifierTask:
+    """A classifier's batches (flipped), objective, accuracy and validation loss and accuracy."""
+
+    def __init__(
+        self, model: nn.Module, spec: ClassifierSpec, train_set: ImageSet | TrainImages, val_set: ImageSet,
+        settings: TrainSettings, device: torch.device, compute_dtype: torch.dtype, objective: Objective,
+    ):
+        self.model, self.settings, self.device, self.compute_dtype = model, settings, device, compute_dtype
+        self.objective = objective
+        if isinstance(train_set, ImageSet):  # preprocessed once
+            self.train_split = train_set
+            inputs = preprocess(train_set.images, spec).to(device)
+            self.inputs = lambda index: inputs[index]
+        else:  # made per batch: memory holds the clean split only
+            self.train_split = train_set.split
+            self.inputs = lambda index: preprocess(train_set.images(index.cpu().numpy()), spec).to(device)
+        self.labels = torch.as_tensor(train_set.labels, device=device)
+        self.val_set = val_set
+        self.val_inputs = preprocess(val_set.images, spec).to(device)
+        self.val_labels = torch.as_tensor(val_set.labels, device=device)
+        self.correct = 0
+        objective.prepare(self)
+
+    def cross_entropy(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits.float(), target, label_smoothing=self.settings.label_smoothing)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.correct = 0
+        self.objective.start_epoch(epoch)
+
+    def step(self, index: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, target = self.inputs(index), self.labels[index]
+        flips = draw_flips(batch.shape[0], generator) if self.settings.flips else None
+        if flips is not None:
+            batch = apply_flips(batch, *flips)
+        objective, loss, logits = self.objective.step(self, batch, target, index, flips)
+        self.correct += (logits.argmax(1) == target).sum().item()
+        return objective, loss
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        val_loss, val_accuracy = evaluate(self.model, self.val_inputs, self.val_labels, 256)
+        stats = {"train_accuracy": self.correct / len(self.labels), "val_loss": val_loss, "val_accuracy": val_accuracy}
+        return {**stats, **self.objective.epoch_stats(self)}
+
+
+def optimiser_for(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    if settings.optimiser == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    if settings.optimiser == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=settings.learning_rate, momentum=settings.momentum,
+            weight_decay=settings.weight_decay, nesterov=True,
+        )
+    raise ValueError(f"unknown optimiser {settings.optimiser!r}; valid: adamw, sgd")
 
 
 def train(
     spec: ClassifierSpec,
-    train_set: ImageSet,
+    train_set: ImageSet | TrainImages,
     val_set: ImageSet,
     settings: TrainSettings,
     seed: int,
     device: torch.device = torch.device("cpu"),
     progress: bool = True,
     *,
-    attention: attention_mod.AttentionSettings | None = None,
-    train_regions: np.ndarray | None = None,
-    val_regions: np.ndarray | None = None,
+    objective: Objective | None = None,
     initial_model: nn.Module | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
-    """Train a fresh model; returns (model in eval mode, per-epoch history).
+    """Train a fresh model; returns (model in eval mode, per-epoch history, :data:`HISTORY_COLUMNS`).
 
     The start is :func:`init_model` (``spec``, ``seed``), or a copy of ``initial_model`` when given (e.g.
     pretrained weights, :mod:`camsweep.models.pretrained`; it must be ``spec``'s model and is left as it is).
-
-    Without ``attention`` the objective is cross-entropy. With it (S3), each step minimises
-    L = λ·CE + (1 − λ)·mean_i L_att,i, λ = ``camsweep.attention.ce_weight(attention, epoch − 1)`` (the
-    history's epochs count from 1, the schedule's from 0), where the
-    Grad-CAM of image i at ``attention.layer`` explains its true label, is built in the same forward as
-    the logits and is differentiable (:func:`camsweep.attention.live_gradcam`), and the mean runs over the
-    batch's images whose label is not in ``skip_classes`` and whose region is non-empty (0 if none).
-    ``train_regions`` (N, H, W) bool, one region per training image at image size, are required then;
-    flips flip them with their images. The history gains ``ce_weight``, ``attention_loss`` (mean L_att),
-    ``train_mass_inside`` and ``train_hard_ratio`` (``cam_mass_inside`` and ``hard_threshold_ratio`` at
-    ``attention.threshold``, of the training-mode maps), each averaged over the epoch's images that carry
-    the term; ``train_loss`` stays the cross-entropy. With ``val_regions`` it also reports
-    ``val_mass_inside`` (eval-mode Grad-CAM of the true label, float32; see :func:`evaluate_attention`).
+    ``train_set`` is a split, or images made per batch (:class:`TrainImages`, e.g. perturbed copies).
+    The objective is cross-entropy unless ``objective`` says otherwise (the attention study's attention term:
+    :class:`camsweep.attention.AttentionObjective`, which adds its own history columns).
     """
-    if attention is None:
-        if train_regions is not None or val_regions is not None:
-            raise ValueError("train_regions and val_regions are only used with attention; pass attention=AttentionSettings(...)")
-        return _train(spec, train_set, val_set, settings, seed, device, progress, initial_model=initial_model)
-    return _train(
-        spec, train_set, val_set, settings, seed, device, progress, attention,
-        _check_regions("train_regions", train_regions, train_set),
-        None if val_regions is None else _check_regions("val_regions", val_regions, val_set),
-        initial_model=initial_model,
-    )
-
-
-def _train(
-    spec: ClassifierSpec,
-    train_set: ImageSet,
-    val_set: ImageSet,
-    settings: TrainSettings,
-    seed: int,
-    device: torch.device,
-    progress: bool,
-    attention: attention_mod.AttentionSettings | None = None,
-    train_regions: torch.Tensor | None = None,
-    val_regions: torch.Tensor | None = None,
-    initial_model: nn.Module | None = None,
-) -> tuple[nn.Module, list[dict[str, float]]]:
     start = init_model(spec, seed) if initial_model is None else copy.deepcopy(initial_model)
     model = start.to(device).to(memory_format=torch.channels_last)
-    inputs = preprocess(train_set.images, spec).to(device)
-    labels = torch.as_tensor(train_set.labels, device=device)
-    val_inputs = preprocess(val_set.images, spec).to(device)
-    val_labels = torch.as_tensor(val_set.labels, device=device)
-    if attention is not None:
-        hooks.resolve_layers(model, [attention.layer])  # fail before training on a bad name
-        train_regions = train_regions.to(device)
-        val_regions = None if val_regions is None else val_regions.to(device)
-        skip = torch.as_tensor(attention.skip_classes, dtype=labels.dtype, device=device)
-
-    steps_per_epoch = int(np.ceil(len(labels) / settings.batch_size))
-    if settings.optimiser == "adamw":
-        optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    elif settings.optimiser == "sgd":
-        optimiser = torch.optim.SGD(
-            model.parameters(), lr=settings.learning_rate, momentum=settings.momentum,
-            weight_decay=settings.weight_decay, nesterov=True,
-        )
-    else:
-        raise ValueError(f"unknown optimiser {settings.optimiser!r}; valid: adamw, sgd")
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=settings.learning_rate, epochs=settings.epochs, steps_per_epoch=steps_per_epoch
-    )
     compute_dtype = resolve_precision(settings.precision, device)
+    task = ClassifierTask(model, spec, train_set, val_set, settings, device, compute_dtype, objective or CrossEntropy())
+    optimiser = optimiser_for(model, settings)
     generator = torch.Generator().manual_seed(seeding.int_seed(seed, "train", "batches"))
-    history = []
-    for epoch in range(1, settings.epochs + 1):
-        model.train()
-        started = time.perf_counter()
-        order = torch.randperm(len(labels), generator=generator).to(device)
-        loss_sum, correct = 0.0, 0
-        if attention is not None:
-            lam = attention_mod.ce_weight(attention, epoch - 1)
-            att_sum, mass_sum, hard_sum, att_count = 0.0, 0.0, 0.0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{settings.epochs}", disable=not progress, mininterval=5)
-        for step in bar:
-            index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
-            batch, target = inputs[index], labels[index]
-            if attention is None:
-                if settings.flips:
-                    batch = _flip(batch, generator)
-                with torch.autocast(device.type, dtype=compute_dtype, enabled=compute_dtype != torch.float32):
-                    logits = model(batch)
-                    loss = nn.functional.cross_entropy(logits.float(), target, label_smoothing=settings.label_smoothing)
-            else:
-                regions = train_regions[index]
-                if settings.flips:
-                    horizontal, vertical = _draw_flips(batch.shape[0], generator)
-                    batch = _apply_flips(batch, horizontal, vertical)
-                    regions = _apply_flips(regions, horizontal, vertical)
-                keep = regions.flatten(1).any(dim=1) & ~torch.isin(target, skip)
-                with torch.autocast(device.type, dtype=compute_dtype, enabled=compute_dtype != torch.float32):
-                    logits, cam = attention_mod.live_gradcam(model, batch, target, attention.layer)
-                    ce = nn.functional.cross_entropy(logits.float(), target, label_smoothing=settings.label_smoothing)
-                att = attention_mod.attention_loss(cam, regions, attention)  # float32, autocast off
-                att_mean = att[keep].mean() if keep.any() else att.sum() * 0.0
-                total = lam * ce + (1.0 - lam) * att_mean
-                kept = int(keep.sum().item())
-                if kept:
-                    att_sum += att.detach()[keep].sum().item()
-                    mass_sum += attention_mod.cam_mass_inside(cam.detach()[keep], regions[keep]).sum().item()
-                    hard_sum += attention_mod.hard_threshold_ratio(cam.detach()[keep], regions[keep], attention.threshold).sum().item()
-                    att_count += kept
-                loss = ce
-            optimiser.zero_grad(set_to_none=True)
-            if attention is not None:
-                total.backward()
-            else:
-                loss.backward()
-            optimiser.step()
-            schedule.step()
-            loss_sum += loss.item() * len(index)
-            correct += (logits.argmax(1) == target).sum().item()
-        val_loss, val_accuracy = evaluate(model, val_inputs, val_labels, 256)
-        history.append({
-            "epoch": epoch, "precision": str(compute_dtype).removeprefix("torch."), "train_loss": loss_sum / len(labels), "train_accuracy": correct / len(labels),
-            "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds": time.perf_counter() - started,
-        })
-        if attention is not None:
-            history[-1].update({
-                "ce_weight": lam,
-                "attention_loss": att_sum / att_count if att_count else float("nan"),
-                "train_mass_inside": mass_sum / att_count if att_count else float("nan"),
-                "train_hard_ratio": hard_sum / att_count if att_count else float("nan"),
-            })
-            if val_regions is not None:
-                history[-1]["val_mass_inside"] = evaluate_attention(
-                    model, val_inputs, val_labels, val_regions, attention.layer, 256
-                )
-            history[-1]["seconds"] = time.perf_counter() - started
-        logger.info("epoch %d: train loss %.4f acc %.4f, val loss %.4f acc %.4f (%s, %.1f s)", epoch,
-                    history[-1]["train_loss"], history[-1]["train_accuracy"], val_loss, val_accuracy,
-                    history[-1]["precision"], history[-1]["seconds"])
-        if attention is not None:
-            logger.info("epoch %d attention: λ %.3f, L_att %.4f, train mass inside %.3f, hard ratio %.3f, val mass inside %s",
-                        epoch, lam, history[-1]["attention_loss"], history[-1]["train_mass_inside"],
-                        history[-1]["train_hard_ratio"], f"{history[-1].get('val_mass_inside', float('nan')):.3f}")
+    history = fit(model, task, optimiser, len(task.labels), settings, compute_dtype, generator, device, progress)
     return model.eval(), history
