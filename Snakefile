@@ -1,5 +1,5 @@
 # camsweep — how far can a model's visual explanations be trusted?
-# Entry point: `snakemake --cores N` (default config) or `--configfile config/<study>.yaml`.
+# Entry point: `snakemake --cores N` (default config) or `--configfile config/studies/<study>.yaml`.
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -24,6 +24,11 @@ camsweep.config.validate(
 )
 
 
+# `snakemake --report`: every figure and the main tables, grouped by core stage and by study.
+report: "workflow/report/workflow.rst"
+
+
+# Core stages, one file each, in the order of the chain (docs/architecture.md).
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -31,21 +36,42 @@ include: "workflow/rules/perturb.smk"
 include: "workflow/rules/infer.smk"
 include: "workflow/rules/cam.smk"
 include: "workflow/rules/metrics.smk"
-include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/sanity.smk"
 include: "workflow/rules/faithfulness.smk"
+include: "workflow/rules/sanity.smk"
 include: "workflow/rules/shards.smk"
+include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/segment.smk"
-include: "workflow/rules/shortcut.smk"
-include: "workflow/rules/s2.smk"
-include: "workflow/rules/studies.smk"
+# Study wings (docs/studies.md): each reuses core rules, adds its own, and registers its outputs.
+include: "workflow/rules/studies/segmentation_ablation.smk"
+include: "workflow/rules/studies/perturbation_robustness.smk"
+include: "workflow/rules/studies/attention_training.smk"
+include: "workflow/rules/studies/box_vs_mask.smk"
+
+
+localrules:
+    all,
+    figures,
+    demos,
 
 
 # The default target: the core chain (data → perturbations → predictions → CAMs → scores → tables and
-# figures) and the studies switched on under `studies:`. Demonstrations: workflow/rules/studies.smk.
+# figures) and the study wings switched on under `studies:`.
 rule all:
     input:
-        all_tables(),
-        all_figures(),
+        CORE_TABLES,
+        CORE_FIGURES,
         study_outputs(),
+
+
+# Every figure of the core chain and of the switched-on studies.
+rule figures:
+    input:
+        CORE_FIGURES,
+        study_outputs(),
+
+
+# Both demonstrations on the default data (`make demo`): outside the default target, minutes of training.
+rule demos:
+    input:
+        rules.demo_segmentation.input,
+        rules.demo_shortcut.input,

@@ -54,7 +54,7 @@ def rule_scripts() -> list[tuple[re.Pattern, Path]]:
     found = []
     for path in (ROOT / "workflow/rules").rglob("*.smk"):
         for block in re.split(r"\n\s*(?=rule |checkpoint |rule:)", path.read_text()):
-            script = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+\.py)"', block)
+            script = re.search(r'script:\s*\n\s*"(?:\.\./)+scripts/(\w+\.py)"', block)
             name = re.search(r"(?:rule|checkpoint) (\w+):", block) or re.search(r'name:\s*\n\s*f"([^"]+)"', block)
             if script and name:
                 pattern = re.sub(r"\\\{\w+\\\}", r"\\w*", re.escape(name.group(1)))

@@ -206,5 +206,5 @@ def test_per_model_layers_and_s2_method(default):
     cfg["faithfulness"]["layers"] = ["layer9"]
     assert "faithfulness.layers: ['layer9'] are in no model's cam_layers" in problems(copy.deepcopy(cfg))
     cfg["faithfulness"]["layers"] = []
-    cfg["studies"] = {"s2": {"enabled": True, "method": "layercam"}}
-    assert "studies.s2.method: 'layercam' is not in cams.methods" in problems(cfg)
+    cfg["studies"] = {"perturbation_robustness": {"enabled": True, "method": "layercam"}}
+    assert "studies.perturbation_robustness.method: 'layercam' is not in cams.methods" in problems(cfg)

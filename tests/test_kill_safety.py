@@ -1,4 +1,4 @@
-"""A run SIGKILLed in the middle of each stage and restarted with the README's commands ends with the
+"""A run SIGKILLed in the middle of each stage and restarted with the commands of docs/scale.md ends with the
 tables of an uninterrupted run, byte for byte, and leaves no temporary files behind."""
 
 import os
@@ -36,7 +36,7 @@ def kill_at_a_new_stage(workdir, stages, timeout=900):
     """Start the run and SIGKILL its whole process group just after a job of one of ``stages`` starts;
     the stages hit (none if the run finished first)."""
     since = time.time() - 1  # log mtimes have coarse resolution on some filesystems
-    # --rerun-incomplete: the README's restart (after --unlock) — a killed batch job may already have written
+    # --rerun-incomplete: the documented restart (after --unlock) — a killed batch job may already have written
     # some of its files, which Snakemake then redoes instead of refusing to start.
     process = subprocess.Popen(command(workdir, "--cores", "2", "--rerun-incomplete", *(f"results/tables/{t}" for t in TABLES)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -63,7 +63,7 @@ def test_killed_in_every_stage_then_resumed_gives_the_uninterrupted_tables(tiny_
         hit = kill_at_a_new_stage(tmp_path, remaining)
         assert hit, f"the run finished before any job of {remaining} started"
         remaining = [stage for stage in remaining if stage not in hit]
-        # The kill leaves Snakemake's lock; the README's restart clears it and reruns what was incomplete.
+        # The kill leaves Snakemake's lock; the documented restart clears it and reruns what was incomplete.
         subprocess.run(command(tmp_path, "--unlock"), check=True, capture_output=True, timeout=300)
     result = subprocess.run(command(tmp_path, "--cores", "2", "--rerun-incomplete",
                                     *(f"results/tables/{t}" for t in TABLES)),

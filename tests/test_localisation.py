@@ -45,7 +45,7 @@ def test_partial_overlap_by_hand():
 
 
 def test_iou_is_not_recall():
-    # The S4 original's "IoU" was recall |P∩G|/|G|; here 8/12 would be recall, IoU is 8/16.
+    # The box-vs-mask study original's "IoU" was recall |P∩G|/|G|; here 8/12 would be recall, IoU is 8/16.
     saliency = np.zeros(SHAPE)
     saliency[2:4, 2:8] = 1.0
     assert score(saliency, l_mask())["iou_mask"] == pytest.approx(0.5) != pytest.approx(8 / 12)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from camsweep import occlusion
+from camsweep.studies.segmentation_ablation import occlusion
 from camsweep.cams import CamSettings, RegionTargets, compute, hooks
 from camsweep.metrics import localisation, segmentation, stability
 from camsweep import maps as saliency_maps

@@ -163,16 +163,20 @@ def test_changing_one_severity_list_recomputes_only_that_branch(tiny_run):
         "perturb": 1, "predict": 1, "cam_shared": 1, "cam_rerun": 2, "score_cams": 5,
         "aggregate_classification": 1, "aggregate_cams": 1, "aggregate_wsol": 1,
         "figure_classification": 1, "figure_stability": 1, "figure_box_vs_mask": 1, "figure_examples": 1,
-        "all": 1,
+        "box_vs_mask_table": 1, "all": 1,
     }
 
 
-def test_report_holds_every_figure(tiny_run):
+def test_report_holds_every_figure_and_the_main_tables_by_stage_and_study(tiny_run):
     snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
     html = (tiny_run / "report.html").read_text(errors="ignore")
     for caption_words in ("Training curves", "ROC-AUC", "Explanation stability", "tight ground-truth box", "One test image",
-                          "re-runs only the decoder", "occlusion study", "Shortcut demonstration"):
-        assert caption_words in html
+                          "re-runs only the decoder", "occlusion study", "Shortcut demonstration",
+                          "Paired Wilcoxon signed-rank", "the study's Table 1", "Dice and IoU on its test split"):
+        assert caption_words in html, caption_words
+    for category in ("Core · 1 Training", "Core · 3 Localisation", "Core · 5 Faithfulness and sanity",
+                     "Study · Segmentation ablation", "Study · Attention training", "Study · Box versus mask"):
+        assert category in html, category
 
 
 @pytest.mark.full

@@ -39,7 +39,8 @@ TEST_OPTIONS = [
 # Rules are grouped by stage so the run submits a handful of SLURM jobs, each running several of the
 # pipeline's ordinary jobs (Snakemake's group jobs): every job still goes through sbatch, and a job's
 # start-up (Snakemake and torch imports, 20–40 s under SLURM) is paid per group, not per rule.
-TARGETS = {"all", "figures", "demos", "demo_segmentation", "demo_shortcut"}
+TARGETS = {"all", "figures", "demos", "demo_segmentation", "demo_shortcut", "segmentation_ablation",
+           "perturbation_robustness", "attention_training", "box_vs_mask"}
 MAX_SLURM_JOBS = 20
 
 
@@ -48,7 +49,7 @@ def stage_group(rule):
         return "data"
     if rule.startswith("train_"):
         return "train"
-    if rule.startswith(("aggregate_", "figure_", "merge_", "s2_tables", "s3_table")):
+    if rule.startswith(("aggregate_", "figure_", "merge_")) or rule.endswith("_table") or rule.endswith("_tables"):
         return "summaries"
     return "maps"
 

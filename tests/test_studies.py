@@ -1,4 +1,4 @@
-"""The four study configs (config/s*_*.yaml): their full DAGs (dry runs), and a real run of a tiny variant of
+"""The four study configs (config/studies/*.yaml): their full DAGs (dry runs), and a real run of a tiny variant of
 each on fake data in the real on-disk layouts; a download that cannot happen fails fast and leaves nothing."""
 
 import os
@@ -14,7 +14,7 @@ import torch
 import torchvision
 import yaml
 
-from camsweep import tables
+from camsweep.studies.box_vs_mask import tables as box_vs_mask_tables
 from fake_datasets import make_image_folder, make_medmnist_npz, make_oxford_pet_tree
 
 pytestmark = pytest.mark.pipeline
@@ -25,7 +25,7 @@ OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:
 
 
 def study(name):
-    return yaml.safe_load((ROOT / "config" / name).read_text())
+    return yaml.safe_load((ROOT / "config" / "studies" / name).read_text())
 
 
 def run(workdir, cfg, *args, check=True):
@@ -74,12 +74,12 @@ def logs_without_traceback(workdir):
 
 
 @pytest.mark.parametrize("config_name,expected", [
-    ("s1_segmentation_ablation.yaml", {"train_segmenter": 1, "segmentation_cam": 3, "occlusion": 1, "figure_s1": 3}),
+    ("segmentation_ablation.yaml", {"train_segmenter": 1, "segmentation_cam": 3, "occlusion": 1, "figure_segmentation_cams": 3}),
     # CAM jobs per (dataset, model): one for the perturbed conditions, one for the clean images.
-    ("s2_medmnist_robustness.yaml", {"download_dataset": 2, "train_classifier": 4, "cam_shared": 4, "cam_shared_clean": 4,
-                                     "figure_s2": 4, "figure_s2_augmentation": 2, "s2_tables": 1}),
-    ("s3_chestxray_attention.yaml", {"train_classifier": 6, "train_segmenter": 1, "segment_regions": 2, "s3_table": 1}),
-    ("s4_pets_box_vs_mask.yaml", {"download_dataset": 1, "train_classifier": 2, "cam_shared": None, "cam_shared_clean": 2,
+    ("perturbation_robustness.yaml", {"download_dataset": 2, "train_classifier": 4, "cam_shared": 4, "cam_shared_clean": 4,
+                                     "figure_robustness": 4, "figure_robustness_augmentation": 2, "robustness_tables": 1}),
+    ("attention_training.yaml", {"train_classifier": 6, "train_segmenter": 1, "segment_regions": 2, "attention_lambda_table": 1}),
+    ("box_vs_mask.yaml", {"download_dataset": 1, "train_classifier": 2, "cam_shared": None, "cam_shared_clean": 2,
                                   "figure_box_vs_mask": 2}),  # clean images only: no perturbed batch
 ])
 def test_full_study_dag(tmp_path, config_name, expected):
@@ -88,7 +88,7 @@ def test_full_study_dag(tmp_path, config_name, expected):
 
 
 def test_download_impossible_fails_fast_and_leaves_nothing(tmp_path):
-    cfg = study("s4_pets_box_vs_mask.yaml")  # download: true, nothing on disk, no network
+    cfg = study("box_vs_mask.yaml")  # download: true, nothing on disk, no network
     result = run(tmp_path, cfg, "results/data/pets/test.npz", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -104,7 +104,7 @@ def test_s4_tiny(tmp_path):
                          breeds=("Abyssinian", "Bengal", "Egyptian_Mau", "chihuahua", "scottish_terrier"))
     for architecture in ("resnet18", "mobilenet_v3_small"):
         fake_imagenet_weights(tmp_path, architecture)
-    cfg = shrink(study("s4_pets_box_vs_mask.yaml"))
+    cfg = shrink(study("box_vs_mask.yaml"))
     cfg["datasets"]["pets"] |= {"download": False, "image_size": 64}
     # Small stand-ins for ResNet-50 and VGG16, each on its own last activation.
     cfg["models"] = {
@@ -123,7 +123,7 @@ def test_s4_tiny(tmp_path):
     assert np.load(results / "data/pets/train.npz")["images"].shape[0] == 0
     table1 = pd.read_csv(results / "tables/s4_table1.csv")
     assert set(table1["model"]) == {"resnet50", "vgg16"} and set(table1["layer"]) == {"layer4", "features.12"}
-    assert (table1["published"] == table1["metric"].map(tables.S4_PUBLISHED)).all()
+    assert (table1["published"] == table1["metric"].map(box_vs_mask_tables.S4_PUBLISHED)).all()
     assert table1["corrected"].between(0, 1).all()
     assert not (results / "tables/classification.csv").exists()  # an ImageNet head has no pet-breed accuracy
     assert not (results / "figures/pets/resnet50/training.png").exists()
@@ -138,13 +138,13 @@ def test_s4_tiny(tmp_path):
 def test_s2_tiny(tmp_path):
     # BreastMNIST only (DermaMNIST's job count would double the test's time); a 28 px file resized to 32 px.
     make_medmnist_npz(tmp_path / "data/raw/medmnist", "breastmnist", 28, {"train": 28, "val": 8, "test": 14})
-    cfg = shrink(study("s2_medmnist_robustness.yaml"))
+    cfg = shrink(study("perturbation_robustness.yaml"))
     del cfg["datasets"]["dermamnist"]
     cfg["datasets"]["breastmnist"] |= {"download": False, "image_size": 32, "medmnist": {"flag": "breastmnist", "size": 28}}
     cfg["perturbations"] = {"gaussian_noise": [1, 3], "contrast": [2]}
     cfg["models"]["resnet18_augmented"]["train"]["augmentation"] = {"perturbations": ["gaussian_noise", "contrast"],
                                                                      "severities": [1]}
-    cfg["studies"]["s2"]["images_per_class"] = 2
+    cfg["studies"]["perturbation_robustness"]["images_per_class"] = 2
     run(tmp_path, cfg)
     results = tmp_path / "results"
     assert cfg["models"]["resnet18"]["cam_layers"] == S2_LAYERS
@@ -180,7 +180,7 @@ def test_s3_tiny(tmp_path):
     make_image_folder(raw / "lungs", ("cxr",), {"train": 8, "val": 2, "test": 4}, size=(48, 48),
                       masks_root=raw / "lungs_masks")
     fake_imagenet_weights(tmp_path, "resnet18")
-    cfg = shrink(study("s3_chestxray_attention.yaml"))
+    cfg = shrink(study("attention_training.yaml"))
     for dataset in cfg["datasets"].values():
         dataset["image_size"] = 64
     cfg["models"] = {name: cfg["models"][name] | {"architecture": "resnet18", "cam_layers": ["layer4.1"]}
@@ -188,7 +188,7 @@ def test_s3_tiny(tmp_path):
     cfg["models"]["resnet50_adaptive"]["train"]["attention"]["layer"] = "layer4.1"
     cfg["segmenters"]["lungs_unet"] |= {"cams": {"methods": ["gradcam"], "images": 4, "examples": 2},
                                         "occlusion": {"images": 2, "fractions": [0.0, 0.5]}}
-    run(tmp_path, cfg, "s3_figures")
+    run(tmp_path, cfg, "attention_training")
     results = tmp_path / "results"
     lambdas = pd.read_csv(results / "tables/s3_lambda.csv", dtype={"lambda": str})
     assert list(zip(lambdas["model"], lambdas["lambda"], strict=True)) == [("resnet50_adaptive", "adaptive"), ("resnet50_ce", "1")]
@@ -207,11 +207,11 @@ def test_s3_tiny(tmp_path):
 def test_s1_tiny(tmp_path):
     raw = tmp_path / "data/raw/fruit"
     make_image_folder(raw / "images", ("fruit",), {"train": 10, "test": 4}, size=(40, 40), masks_root=raw / "masks")
-    cfg = shrink(study("s1_segmentation_ablation.yaml"))
+    cfg = shrink(study("segmentation_ablation.yaml"))
     cfg["datasets"]["fruit"]["image_size"] = 32
     cfg["segmenters"]["unet"]["cams"] |= {"images": 4, "examples": 2}
     cfg["segmenters"]["unet"]["occlusion"] |= {"images": 2, "fractions": [0.0, 0.5]}
-    run(tmp_path, cfg, "s1_figures")
+    run(tmp_path, cfg, "segmentation_ablation")
     results = tmp_path / "results"
     assert len(np.load(results / "data/fruit/val.npz")["ids"]) == 1  # carved from train: no val folder
     s1 = pd.read_csv(results / "tables/s1_segmentation_cams.csv")
@@ -221,5 +221,5 @@ def test_s1_tiny(tmp_path):
     assert maps["encoder4"].shape == (4, 4, 4) and maps["encoder1"].shape == (4, 32, 32)
     for name in ("ablationcam", "occlusion"):
         assert (results / f"figures/s1/unet/{name}.png").stat().st_size > 1000
-    assert not (results / "models").exists()  # S1 trains no classifier
+    assert not (results / "models").exists()  # the segmentation-ablation study trains no classifier
     logs_without_traceback(tmp_path)

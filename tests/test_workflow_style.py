@@ -13,7 +13,7 @@ def test_snakemake_lint_is_clean():
 
 
 def test_snakefmt_leaves_the_workflow_unchanged():
-    files = [str(ROOT / "Snakefile"), *map(str, sorted((ROOT / "workflow/rules").glob("*.smk")))]
+    files = [str(ROOT / "Snakefile"), *map(str, sorted((ROOT / "workflow/rules").rglob("*.smk")))]
     result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -1,6 +1,6 @@
 """Image perturbations with the ImageNet-C definitions (Hendrycks & Dietterich 2019).
 
-The five corruptions of the S2 study, written to compute exactly what the ``imagecorruptions``
+The five corruptions of the robustness study, written to compute exactly what the ``imagecorruptions``
 package (and therefore imgaug's ``imgcorruptlike`` augmenters) computes: the image is scaled to [0, 1]
 in float64, corrupted, clipped, multiplied by 255 and cast to uint8 by **truncation** (as
 ``imagecorruptions.corrupt`` does with ``np.uint8``). Motion blur works on the 0–255 scale and is
@@ -9,7 +9,7 @@ clipped there, as in the reference.
 Differences from the reference, on purpose:
 
 * Randomness comes from a generator seeded per image (:mod:`camsweep.seeding`), never from NumPy's
-  global state (the S2 original never seeded its corruptions).
+  global state (the robustness study's original never seeded its corruptions).
 * Everything is vectorised over a batch; a batch gives exactly what per-image calls give.
 
 imgaug itself is not used: 0.4.0 fails at import under NumPy 2 (``np.sctypes`` was removed).

@@ -74,7 +74,7 @@ def boxes_to_masks(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def threshold_value(normalised: np.ndarray, rule: ThresholdRule = "mean", value: float = 0.5) -> np.ndarray:
     """Per-map threshold for normalised maps ``(..., H, W)``.
 
-    ``mean``: the map's mean (S4's default); ``fixed``: ``value``; ``fraction_of_max``: ``value`` times
+    ``mean``: the map's mean (the box-vs-mask study's default); ``fixed``: ``value``; ``fraction_of_max``: ``value`` times
     the map's maximum (1 after normalisation, 0 for a constant map).
     """
     if rule == "mean":

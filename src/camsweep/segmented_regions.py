@@ -6,7 +6,7 @@ For each predicted foreground mask (N, H, W):
   :func:`camsweep.regions.largest_component`);
 * ``boxes``: the inclusive tight box of that component;
 * ``union_boxes``: the box around all predicted contours, i.e. the tight box of the whole predicted mask
-  (S3's "union of all contours" box);
+  (the attention study's "union of all contours" box);
 * ``empty``: whether the prediction was empty. **An empty prediction falls back to the whole image**
   (mask all True, both boxes ``(0, 0, W-1, H-1)``), with a logged warning naming how many images and
   the first few ids, so that downstream steps always have a region to work with.

@@ -13,7 +13,7 @@ import pandas as pd
 
 from camsweep import scoring, seeding, stats
 from camsweep.predictions import probabilities_of
-from camsweep.metrics import classification
+from camsweep.metrics import classification, faithfulness
 from camsweep.perturb import CLEAN
 
 # Box and mask variants of each localisation metric, for the box-versus-mask table.
@@ -24,13 +24,6 @@ BOX_MASK_PAIRS = {
     "soft_f": ("soft_f_box", "soft_f_mask"), "mae": ("mae_box", "mae"),
 }
 SCORE_COLUMNS = scoring.SCORE_COLUMNS
-# S4's Table 1: name → (corrected metric, seed-compatible metric); published averages on 78 Pet images.
-S4_TABLE1 = {
-    "LE": ("le_box", "le_box_seed"), "MLE": ("le_mask", "le_mask_seed"),
-    "EPG": ("energy_pg_box", "energy_pg_box"), "MEPG": ("energy_pg_mask", "energy_pg_mask"),
-    "F1": ("f1_box", "f1_box_seed"), "MF1": ("f1_mask", "f1_mask_seed"),
-}
-S4_PUBLISHED = {"LE": 0.45, "MLE": 0.25, "EPG": 0.93, "MEPG": 0.76, "F1": 0.43, "MF1": 0.51}
 
 
 @dataclass(frozen=True)
@@ -89,7 +82,7 @@ def classification_table(conditions: list[Condition], settings: stats.BootstrapS
     return _sort_conditions(pd.DataFrame(rows), ["dataset", "model", "perturbation", "severity"])
 
 
-FAITHFULNESS_COLUMNS = ("average_drop", "increase_in_confidence", "insertion_auc", "deletion_auc", "saliency_metric")
+FAITHFULNESS_COLUMNS = faithfulness.FAITHFULNESS_COLUMNS
 
 
 def cam_metric_table(
@@ -115,7 +108,7 @@ def cam_metric_table(
     return _sort_conditions(frame, keys)
 
 
-def _side_by_side(
+def side_by_side(
     cam_table: pd.DataFrame, pairs: dict[str, tuple[str, str]], kinds: tuple[str, str]
 ) -> list[dict[str, object]]:
     """Clean-image rows per (dataset, model, method, layer, name): the mean and CI of the two metrics
@@ -137,14 +130,7 @@ def _side_by_side(
 
 def box_vs_mask_table(cam_table: pd.DataFrame) -> pd.DataFrame:
     """Clean-image localisation metrics with the box and the mask version side by side."""
-    return pd.DataFrame(_side_by_side(cam_table, BOX_MASK_PAIRS, ("box", "mask")))
-
-
-def s4_table(cam_table: pd.DataFrame) -> pd.DataFrame:
-    """S4's Table 1 on clean images: each metric corrected and seed-compatible side by side, with the
-    published value (Xception on 78 Oxford-IIIT Pet images; comparable only on that data)."""
-    rows = _side_by_side(cam_table, S4_TABLE1, ("corrected", "seed"))
-    return pd.DataFrame([{**row, "published": S4_PUBLISHED[row["metric"]]} for row in rows])
+    return pd.DataFrame(side_by_side(cam_table, BOX_MASK_PAIRS, ("box", "mask")))
 
 
 SANITY_COLUMNS = (
@@ -275,53 +261,3 @@ def classifier_table(conditions: list[Condition], settings: stats.BootstrapSetti
         keys = tuple(condition.keys[k] for k in CLASSIFIER_KEYS)
         rows.append({**dict(zip(CLASSIFIER_KEYS, keys, strict=True)), **report_columns(condition.frame, settings, seed, keys)})
     return pd.DataFrame(rows).sort_values(list(CLASSIFIER_KEYS), kind="stable").reset_index(drop=True)
-
-
-SHORTCUT_TRAININGS = ("ce", "attention")
-SHORTCUT_MARKERS = ("correlated", "absent", "shuffled")
-SHORTCUT_MAP_COLUMNS = ("energy_pg_box", "energy_pg_mask", "pointing_game_mask", "hard_ratio")
-
-
-def shortcut_table(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: int) -> pd.DataFrame:
-    """Per (dataset, model, training, marker): the classification report and the mean map scores of
-    :data:`SHORTCUT_MAP_COLUMNS`, each with an image-bootstrap CI."""
-    keys = ["dataset", "model", "training", "marker"]
-    rows = []
-    for group_keys, group in frame.groupby(keys, sort=True):
-        row = {**dict(zip(keys, group_keys, strict=True)), **report_columns(group, settings, seed, group_keys)}
-        for metric in SHORTCUT_MAP_COLUMNS:
-            mean, low, high, _ = stats.mean_ci(group[metric].to_numpy(float), settings,
-                                               seeding.rng(seed, "shortcut", *group_keys, metric))
-            row |= {metric: mean, f"{metric}_low": low, f"{metric}_high": high}
-        rows.append(row)
-    # The order the study reads: cross-entropy first; the marker as trained, then the tests that break it.
-    table = pd.DataFrame(rows).assign(
-        _training=lambda t: t["training"].map(SHORTCUT_TRAININGS.index), _marker=lambda t: t["marker"].map(SHORTCUT_MARKERS.index)
-    )
-    return (table.sort_values(["dataset", "model", "_training", "_marker"], kind="stable")
-            .drop(columns=["_training", "_marker"]).reset_index(drop=True))
-
-
-# S3's published numbers (NIH ChestX-ray14, effusion vs no finding, PVT-v2): cross-entropy and adaptive λ.
-S3_PUBLISHED = {
-    "1": {"accuracy": 0.817, "roc_auc": 0.884, "youden": 0.634, "discriminant_power": 0.747},
-    "adaptive": {"accuracy": 0.855, "roc_auc": 0.909, "youden": 0.709, "discriminant_power": 0.871},
-}
-S3_METRICS = ("accuracy", "roc_auc", "youden", "discriminant_power")
-
-
-def s3_lambda_table(classifiers: pd.DataFrame, ce_weights: dict[str, str]) -> pd.DataFrame:
-    """S3's table: one row per classifier of the main study with its λ (``ce_weights``: model → "1" for
-    cross-entropy only, a number, or "adaptive"), accuracy, ROC-AUC, Youden's J and DP with CIs, and the
-    published values beside the λ = 1 and adaptive rows (a different dataset and backbone: for orientation)."""
-    main = classifiers[(classifiers["study"] == "main") & classifiers["model"].isin(list(ce_weights))]
-    rows = []
-    for record in main.to_dict("records"):
-        weight = ce_weights[record["model"]]
-        row = {"dataset": record["dataset"], "model": record["model"], "lambda": weight, "n": record["n"]}
-        published = S3_PUBLISHED.get(weight, {})
-        for metric in S3_METRICS:
-            row |= {metric: record[metric], f"{metric}_low": record[f"{metric}_low"],
-                    f"{metric}_high": record[f"{metric}_high"], f"{metric}_published": published.get(metric, np.nan)}
-        rows.append(row)
-    return pd.DataFrame(rows)

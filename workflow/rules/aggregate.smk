@@ -1,20 +1,81 @@
 # Stage 7 — tidy tables: per-condition means with bootstrap confidence intervals.
 
 
+# Per model: ce or attention (the loss it was trained with), or pretrained (used as loaded, no training).
+TRAINING_KINDS = {
+    model: (
+        "pretrained"
+        if not trains(options)
+        else "ce" if options["train"]["attention"] is None else "attention"
+    )
+    for model, options in config["models"].items()
+}
+# Each classifier's predictions on its own clean test images, with its keys for the report table.
+CLASSIFIER_REPORTS = {
+    f"results/predictions/{dataset}/{model}/none/0.parquet": {
+        "study": "main",
+        "dataset": dataset,
+        "model": model,
+        "training": TRAINING_KINDS[model],
+    }
+    for dataset in CLASSIFIED_DATASETS
+    for model in LABEL_MODELS
+}
+# The core chain's tables: classification, CAM scores, localisation, faithfulness, sanity.
+CORE_TABLES = (
+    (["results/tables/classifiers.csv"] if CLASSIFIER_REPORTS else [])
+    + (
+        ["results/tables/classification.csv"]
+        if CLASSIFIED_DATASETS and LABEL_MODELS
+        else []
+    )
+    + (
+        [
+            "results/tables/cam_metrics.csv",
+            "results/tables/box_vs_mask.csv",
+            "results/tables/method_comparisons.csv",
+            "results/tables/sanity.csv",
+            "results/tables/wsol.csv",
+        ]
+        if CLASSIFIED_DATASETS and MODELS
+        else []
+    )
+    + (["results/tables/faithfulness.csv"] if FAITHFULNESS_SCORES else [])
+)
+
+
+# Every artifact an aggregator reads, with its keys (params.input_keys, in input order).
+CLASSIFICATIONS = keyed_artifacts(
+    "results/predictions/{dataset}/{model}/{perturbation}/{severity}.parquet",
+    conditions=True,
+    dataset=CLASSIFIED_DATASETS,
+    model=LABEL_MODELS,
+)
+CAM_SCORES = keyed_artifacts(
+    "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.parquet",
+    conditions=True,
+    dataset=CLASSIFIED_DATASETS,
+    model=MODELS,
+    method=CAM_METHODS,
+)
+WSOL_EVIDENCE = keyed_artifacts(
+    "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.wsol.npz",
+    conditions=True,
+    dataset=CLASSIFIED_DATASETS,
+    model=MODELS,
+    method=CAM_METHODS,
+)
+
+
 rule aggregate_classification:
     input:
-        [
-            path
-            for dataset in CLASSIFIED_DATASETS
-            for model in LABEL_MODELS
-            for path in condition_paths(
-                "results/predictions/{dataset}/{model}/{perturbation}/{severity}.parquet",
-                dataset=dataset,
-                model=model,
-            )
-        ],
+        list(CLASSIFICATIONS),
     output:
-        table="results/tables/classification.csv",
+        table=reported(
+            "results/tables/classification.csv",
+            "classification_table.rst",
+            "Core · 2 Classification under perturbation",
+        ),
         provenance="results/tables/classification.provenance.json",
     log:
         "results/logs/aggregate_classification.log",
@@ -26,6 +87,7 @@ rule aggregate_classification:
         mem_mb=2000,
         runtime=20,
     params:
+        input_keys=list(CLASSIFICATIONS.values()),
         aggregate=canonical(config["aggregate"]),
         seed=config["seed"],
     script:
@@ -34,23 +96,23 @@ rule aggregate_classification:
 
 rule aggregate_cams:
     input:
-        [
-            path
-            for dataset in CLASSIFIED_DATASETS
-            for model in MODELS
-            for method in CAM_METHODS
-            for path in condition_paths(
-                "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.parquet",
-                dataset=dataset,
-                model=model,
-                method=method,
-            )
-        ],
+        list(CAM_SCORES),
     output:
-        table="results/tables/cam_metrics.csv",
-        box_vs_mask="results/tables/box_vs_mask.csv",
-        s4_table1="results/tables/s4_table1.csv",
-        comparisons="results/tables/method_comparisons.csv",
+        table=reported(
+            "results/tables/cam_metrics.csv",
+            "cam_metrics.rst",
+            "Core · 3 Localisation",
+        ),
+        box_vs_mask=reported(
+            "results/tables/box_vs_mask.csv",
+            "box_vs_mask_table.rst",
+            "Core · 3 Localisation",
+        ),
+        comparisons=reported(
+            "results/tables/method_comparisons.csv",
+            "method_comparisons.rst",
+            "Core · 3 Localisation",
+        ),
         provenance="results/tables/cam_metrics.provenance.json",
     log:
         "results/logs/aggregate_cams.log",
@@ -62,6 +124,7 @@ rule aggregate_cams:
         mem_mb=4000,
         runtime=30,
     params:
+        input_keys=list(CAM_SCORES.values()),
         aggregate=canonical(config["aggregate"]),
         seed=config["seed"],
     script:
@@ -70,20 +133,9 @@ rule aggregate_cams:
 
 rule aggregate_wsol:
     input:
-        [
-            path
-            for dataset in CLASSIFIED_DATASETS
-            for model in MODELS
-            for method in CAM_METHODS
-            for path in condition_paths(
-                "results/metrics/{dataset}/{model}/{method}/{perturbation}/{severity}.wsol.npz",
-                dataset=dataset,
-                model=model,
-                method=method,
-            )
-        ],
+        list(WSOL_EVIDENCE),
     output:
-        table="results/tables/wsol.csv",
+        table=reported("results/tables/wsol.csv", "wsol.rst", "Core · 3 Localisation"),
     log:
         "results/logs/aggregate_wsol.log",
     benchmark:
@@ -94,38 +146,34 @@ rule aggregate_wsol:
         mem_mb=4000,
         runtime=30,
     params:
+        input_keys=list(WSOL_EVIDENCE.values()),
         aggregate=canonical(config["aggregate"]),
         seed=config["seed"],
     script:
         "../scripts/aggregate_wsol.py"
 
 
-# Classification report of the core chain's classifiers (classifiers.csv) and, apart, of the shortcut
-# demonstration's two trainings (shortcut_classifiers.csv): one script, one rule each.
-for table, reports in (
-    ("classifiers", classifier_reports()),
-    ("shortcut_classifiers", shortcut_reports()),
-):
-
-    rule:
-        name:
-            f"aggregate_{table}"
-        input:
-            list(reports.values()),
-        output:
-            f"results/tables/{table}.csv",
-        log:
-            f"results/logs/aggregate_{table}.log",
-        benchmark:
-            f"results/benchmarks/aggregate_{table}.tsv"
-        conda:
-            ENV
-        resources:
-            mem_mb=2000,
-            runtime=20,
-        params:
-            names=list(reports),
-            aggregate=canonical(config["aggregate"]),
-            seed=config["seed"],
-        script:
-            "../scripts/aggregate_classifiers.py"
+# Classification report of the core chain's classifiers (the attention-training wing reuses this rule for
+# its shortcut trainings).
+rule aggregate_classifiers:
+    input:
+        list(CLASSIFIER_REPORTS),
+    output:
+        reported(
+            "results/tables/classifiers.csv", "classifiers.rst", "Core · 1 Training"
+        ),
+    log:
+        "results/logs/aggregate_classifiers.log",
+    benchmark:
+        "results/benchmarks/aggregate_classifiers.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        input_keys=list(CLASSIFIER_REPORTS.values()),
+        aggregate=canonical(config["aggregate"]),
+        seed=config["seed"],
+    script:
+        "../scripts/aggregate_classifiers.py"

@@ -3,6 +3,29 @@
 # re-classified). Each costs model forwards, so they run on the clean condition and the configured layers.
 
 
+# Per (model, method): the configured faithfulness layers the method has maps for.
+FAITHFULNESS_LAYERS = {
+    (model, method): [
+        layer
+        for layer in config["faithfulness"]["layers"]
+        if layer in cam_layers(config, model, method)
+    ]
+    for model in MODELS
+    for method in CAM_METHODS
+}
+# The scores of every (dataset, model, method) with maps at a faithfulness layer, with their keys.
+FAITHFULNESS_SCORES = {
+    path: keys
+    for path, keys in keyed_artifacts(
+        "results/faithfulness/{dataset}/{model}/{method}.parquet",
+        dataset=CLASSIFIED_DATASETS,
+        model=MODELS,
+        method=CAM_METHODS,
+    ).items()
+    if FAITHFULNESS_LAYERS[keys["model"], keys["method"]]
+}
+
+
 rule score_faithfulness:
     input:
         **shard_plan(),
@@ -25,7 +48,7 @@ rule score_faithfulness:
         mem_mb=4000,
         runtime=60,
     params:
-        layers=lambda wc: faithfulness_layers(wc.model, wc.method),
+        layers=lambda wc: FAITHFULNESS_LAYERS[wc.model, wc.method],
         faithfulness=canonical(config["faithfulness"]),
         metrics=canonical(config["metrics"]),
         device=config["device"],
@@ -35,9 +58,13 @@ rule score_faithfulness:
 
 rule aggregate_faithfulness:
     input:
-        faithfulness_paths(),
+        list(FAITHFULNESS_SCORES),
     output:
-        table="results/tables/faithfulness.csv",
+        table=reported(
+            "results/tables/faithfulness.csv",
+            "faithfulness.rst",
+            "Core · 5 Faithfulness and sanity",
+        ),
     log:
         "results/logs/aggregate_faithfulness.log",
     benchmark:
@@ -48,6 +75,7 @@ rule aggregate_faithfulness:
         mem_mb=2000,
         runtime=20,
     params:
+        input_keys=list(FAITHFULNESS_SCORES.values()),
         aggregate=canonical(config["aggregate"]),
         seed=config["seed"],
     script:

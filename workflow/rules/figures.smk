@@ -1,11 +1,34 @@
 # Stage 8 — figures (PNG and PDF) per dataset and model, captioned for `snakemake --report`.
 
+FIGURES = ["training", "classification", "stability", "box_vs_mask", "examples"]
+
+
+# Per (dataset, model), the figures that apply: no training curve without training, no classification
+# figure for an ImageNet head, no box-vs-mask figure without masks.
+MODEL_FIGURES = {
+    (dataset, model): [
+        figure
+        for figure in FIGURES
+        if not (figure == "training" and model not in TRAINED_MODELS)
+        and not (figure == "classification" and model not in LABEL_MODELS)
+        and not (figure == "box_vs_mask" and dataset in MASKLESS_DATASETS)
+    ]
+    for dataset in CLASSIFIED_DATASETS
+    for model in MODELS
+}
+CORE_FIGURES = [
+    f"results/figures/{dataset}/{model}/{figure}.{ext}"
+    for (dataset, model), figures in MODEL_FIGURES.items()
+    for figure in figures
+    for ext in ("png", "pdf")
+]
+
 
 rule figure_training:
     input:
         "results/models/{dataset}/{model}.history.csv",
     output:
-        **figure_outputs("training", "training.rst", "1 · Training"),
+        **figure_outputs("training", "training.rst", "Core · 1 Training"),
     log:
         log_path("figure_training", "dataset", "model"),
     benchmark:
@@ -26,7 +49,7 @@ rule figure_classification:
         **figure_outputs(
             "classification",
             "classification.rst",
-            "2 · Classification under perturbation",
+            "Core · 2 Classification under perturbation",
         ),
     log:
         log_path("figure_classification", "dataset", "model"),
@@ -45,7 +68,7 @@ rule figure_stability:
     input:
         "results/tables/cam_metrics.csv",
     output:
-        **figure_outputs("stability", "stability.rst", "3 · Explanation stability"),
+        **figure_outputs("stability", "stability.rst", "Core · 4 Explanation stability"),
     log:
         log_path("figure_stability", "dataset", "model"),
     benchmark:
@@ -65,9 +88,7 @@ rule figure_box_vs_mask:
     input:
         "results/tables/box_vs_mask.csv",
     output:
-        **figure_outputs(
-            "box_vs_mask", "box_vs_mask.rst", "4 · Localisation: box versus mask"
-        ),
+        **figure_outputs("box_vs_mask", "box_vs_mask.rst", "Core · 3 Localisation"),
     log:
         log_path("figure_box_vs_mask", "dataset", "model"),
     benchmark:
@@ -94,7 +115,7 @@ rule figure_examples:
             method=config["figures"]["example_method"],
         ),
     output:
-        **figure_outputs("examples", "examples.rst", "5 · Example maps"),
+        **figure_outputs("examples", "examples.rst", "Core · 6 Example maps"),
     log:
         log_path("figure_examples", "dataset", "model"),
     benchmark:

@@ -34,3 +34,28 @@ for suffix, conditions in CONDITION_BATCHES.items():
             device=config["device"],
         script:
             "../scripts/predict.py"
+
+
+# A segmenter's predicted regions of a split: ground truth for datasets without masks (regions_from) and the
+# attention regions of classifiers trained with the attention term.
+rule segment_regions:
+    input:
+        model="results/segmenters/{segmenter}/model.pt",
+        split="results/data/{dataset}/{split}.npz",
+    output:
+        "results/regions/{dataset}/{segmenter}/{split}.npz",
+    log:
+        log_path("segment_regions", "dataset", "segmenter", "split"),
+    benchmark:
+        benchmark_path("segment_regions", "dataset", "segmenter", "split")
+    conda:
+        ENV
+    resources:
+        **GPU_RESOURCES,
+        mem_mb=4000,
+        runtime=20,
+    params:
+        **SEGMENTER_PARAMS,
+        batch_size=config["inference"]["batch_size"],
+    script:
+        "../scripts/segment_regions.py"

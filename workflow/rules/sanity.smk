@@ -26,23 +26,30 @@ rule sanity_check:
         sanity=lambda wc: canonical(
             config["sanity"] | {"randomise_from": randomise_from(config, wc.model)}
         ),
-        settings=cam_settings(),
+        settings=CAM_SETTINGS,
         seed=config["seed"],
         device=config["device"],
     script:
         "../scripts/sanity_check.py"
 
 
+SANITY_SCORES = keyed_artifacts(
+    "results/sanity/{dataset}/{model}/{method}.parquet",
+    dataset=CLASSIFIED_DATASETS,
+    model=MODELS,
+    method=CAM_METHODS,
+)
+
+
 rule aggregate_sanity:
     input:
-        [
-            f"results/sanity/{dataset}/{model}/{method}.parquet"
-            for dataset in CLASSIFIED_DATASETS
-            for model in MODELS
-            for method in CAM_METHODS
-        ],
+        list(SANITY_SCORES),
     output:
-        table="results/tables/sanity.csv",
+        table=reported(
+            "results/tables/sanity.csv",
+            "sanity.rst",
+            "Core · 5 Faithfulness and sanity",
+        ),
     log:
         "results/logs/aggregate_sanity.log",
     benchmark:
@@ -53,6 +60,7 @@ rule aggregate_sanity:
         mem_mb=2000,
         runtime=20,
     params:
+        input_keys=list(SANITY_SCORES.values()),
         aggregate=canonical(config["aggregate"]),
         threshold=config["sanity"]["threshold"],
         seed=config["seed"],

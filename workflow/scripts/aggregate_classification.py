@@ -1,7 +1,5 @@
 """Classification table: accuracy, ROC-AUC and ΔAUC with bootstrap CIs for every condition."""
 
-from pathlib import Path
-
 import pandas as pd
 
 from camsweep import io, stats, tables
@@ -9,9 +7,7 @@ from camsweep.scripting import job_context
 
 with job_context(globals()) as job:
     conditions = []
-    for path in job.input:
-        dataset, model, perturbation, severity = Path(path).with_suffix("").parts[-4:]
-        keys = {"dataset": dataset, "model": model, "perturbation": perturbation, "severity": int(severity)}
+    for path, keys in zip(job.input, job.params.input_keys, strict=True):
         conditions.append(tables.Condition(keys, pd.read_parquet(path)))
     settings = stats.BootstrapSettings(job.params.aggregate["bootstrap_resamples"], job.params.aggregate["confidence"])
     table = tables.classification_table(conditions, settings, job.params.seed)

@@ -9,8 +9,7 @@ from camsweep.scripting import job_context
 
 with job_context(globals()) as job:
     conditions = []
-    for name, path in zip(job.params.names, job.input, strict=True):
-        keys = dict(zip(tables.CLASSIFIER_KEYS, name.split("/"), strict=True))
+    for path, keys in zip(job.input, job.params.input_keys, strict=True):
         frame = pd.read_parquet(path)
         if "marker" in frame:
             frame = frame[frame["marker"] == "correlated"]

@@ -1,16 +1,11 @@
 """Dataset-level WSOL table (MaxBoxAccV2, MaxBoxAcc per δ, PxAP) with bootstrap CIs over images."""
 
-from pathlib import Path
-
 from camsweep import io, stats, tables
 from camsweep.scripting import job_context
 
 with job_context(globals()) as job:
     conditions = []
-    for path in job.input:
-        dataset, model, method, perturbation, name = Path(path).parts[-5:]
-        keys = {"dataset": dataset, "model": model, "method": method, "perturbation": perturbation,
-                "severity": int(name.split(".")[0])}
+    for path, keys in zip(job.input, job.params.input_keys, strict=True):
         arrays, _ = io.load_npz(path)
         evidence = {"best_iou": {}, "pixel_counts": {}}
         for key, value in arrays.items():

@@ -1,10 +1,10 @@
-"""S1 occlusion curves of one segmenter: Dice, IoU, map RMSE and EPG against the occluded share of the
+"""Occlusion curves of one segmenter: Dice, IoU, map RMSE and EPG against the occluded share of the
 foreground and of the background."""
 
 import pandas as pd
 
 from camsweep import plots
-from camsweep.plots.segmentation import occlusion_curves
+from camsweep.studies.segmentation_ablation.figures import occlusion_curves
 from camsweep.scripting import job_context
 
 with job_context(globals()) as job:

@@ -4,7 +4,7 @@ training, absent and shuffled."""
 import pandas as pd
 
 from camsweep import plots
-from camsweep.plots.shortcut import shortcut_panels
+from camsweep.studies.attention_training.figures import shortcut_panels
 from camsweep.scripting import job_context
 
 with job_context(globals()) as job:

@@ -1,4 +1,4 @@
-"""S1's occlusion study for one segmenter: occlude a growing share of the foreground, or of the background,
+"""The occlusion study for one segmenter: occlude a growing share of the foreground, or of the background,
 with a constant; record the segmentation's Dice/IoU and how the map moves."""
 
 import logging
@@ -6,10 +6,11 @@ import logging
 import numpy as np
 import torch
 
-from camsweep import cams, io, occlusion
+from camsweep import cams, io
 from camsweep.data import load_split
 from camsweep.models import classifiers, segmentation
 from camsweep.scripting import job_context
+from camsweep.studies.segmentation_ablation import occlusion
 
 with job_context(globals()) as job:
     torch.set_num_threads(job.threads)

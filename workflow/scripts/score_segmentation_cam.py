@@ -1,4 +1,4 @@
-"""S1: per-image localisation scores of a segmenter's maps, with the same metrics as classifier maps."""
+"""The segmentation-ablation study: per-image localisation scores of a segmenter's maps, with the same metrics as classifier maps."""
 
 import logging
 

@@ -1,5 +1,5 @@
 """A segmenter's predicted regions for one split: the largest component of the predicted foreground, its
-box, and the box around every contour (S3's lung box). An empty prediction falls back to the whole image
+box, and the box around every contour (the attention study's lung box). An empty prediction falls back to the whole image
 (logged, and flagged in ``empty``)."""
 
 import logging

@@ -1,4 +1,4 @@
-"""S1: one method's maps of a segmenter, for the configured output channel summed over a region (the
+"""The segmentation-ablation study: one method's maps of a segmenter, for the configured output channel summed over a region (the
 predicted mask, or the ground truth), on the first N test images, at the configured layers."""
 
 import logging

@@ -1,4 +1,4 @@
-"""Oxford-IIIT Pet through torchvision's loader: images, trimap masks, breed labels, S4's subsets.
+"""Oxford-IIIT Pet through torchvision's loader: images, trimap masks, breed labels, the box-vs-mask study's subsets.
 
 torchvision (``OxfordIIITPet``) checks and downloads the files and parses the official lists; camsweep then
 decodes the listed JPEGs and trimaps with OpenCV (``camsweep.data.raw``). Foreground = pet ∪ border.

@@ -1,4 +1,4 @@
-"""Classification quality per condition: accuracy and ROC-AUC, and :func:`report` (S3's set: also
+"""Classification quality per condition: accuracy and ROC-AUC, and :func:`report` (the attention study's set: also
 sensitivity, specificity, Youden's J and discriminant power).
 
 ROC-AUC uses the Mann–Whitney form AUC = (R₊ − n₊(n₊+1)/2) / (n₊·n₋) with average ranks for ties
@@ -64,7 +64,7 @@ def discriminant_power(sensitivity: float, specificity: float) -> float:
 
 
 def report(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    """Accuracy, ROC-AUC, sensitivity, specificity, Youden's J and discriminant power (S3's metrics).
+    """Accuracy, ROC-AUC, sensitivity, specificity, Youden's J and discriminant power (the attention study's metrics).
 
     ``labels`` (n,) class indices, ``probabilities`` (n, K); predictions are the arg-max class.
 

@@ -1,4 +1,4 @@
-"""Localisation of saliency maps against a ground-truth box and mask (S4's box-versus-mask study).
+"""Localisation of saliency maps against a ground-truth box and mask (the box-vs-mask study).
 
 Inputs are maps at image resolution (see :func:`camsweep.maps.upsample`), ground-truth
 masks and inclusive boxes. Conventions:
@@ -15,7 +15,7 @@ masks and inclusive boxes. Conventions:
 * Pointing game: the first maximum in row-major order is the map's point; a hit if it lies in the GT
   region dilated by ``pointing_tolerance`` pixels (Euclidean).
 
-**Seed-compatible S4 metrics** (:func:`seed_compatible_scores`, columns ``*_seed``): the original S4
+**Seed-compatible box-vs-mask metrics** (:func:`seed_compatible_scores`, columns ``*_seed``): the box-vs-mask study's original
 code computed its "IoU" with an operator-precedence bug that made it the recall |P ∩ G| / |G|, skipped
 the largest-component step (P = every pixel above the threshold, and its tight box), and reported the
 soft pixel F as "F1". These columns regenerate its Table 1 the way it was made: LE_seed = 1 − recall,
@@ -35,7 +35,7 @@ METRIC_NAMES = (
     "iou_box", "iou_mask", "le_box", "le_mask", "pointing_game_box", "pointing_game_mask",
     "energy_pg_box", "energy_pg_mask", "f1_box", "f1_mask", "soft_f_box", "soft_f_mask", "mae", "mae_box",
 )
-# S4's original code, reproduced on request (see seed_compatible_scores); corrected metrics stay the default.
+# The box-vs-mask study's original code, reproduced on request (see seed_compatible_scores); corrected metrics stay the default.
 SEED_METRIC_NAMES = ("le_box_seed", "le_mask_seed", "f1_box_seed", "f1_mask_seed")
 
 
@@ -124,7 +124,7 @@ def recall(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def seed_compatible_scores(
     maps: np.ndarray, masks: np.ndarray, boxes: np.ndarray, settings: LocalisationSettings = LocalisationSettings()
 ) -> dict[str, np.ndarray]:
-    """S4's original LE, MLE, F1 and MF1 (see the module docstring); NaN where the GT region is empty."""
+    """The box-vs-mask study's original LE, MLE, F1 and MF1 (see the module docstring); NaN where the GT region is empty."""
     normalised = saliency_maps.normalise(maps)
     shape = maps.shape[1:]
     box_regions = regions.boxes_to_masks(boxes, shape)

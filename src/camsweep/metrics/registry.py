@@ -32,7 +32,7 @@ _METRICS = [
     _localisation("iou_box", True, "IoU of the predicted box (largest component) with the GT box"),
     _localisation("iou_mask", True, "IoU of the predicted component with the GT mask"),
     _localisation("le_box", False, "localisation error 1 − IoU against the GT box"),
-    _localisation("le_mask", False, "localisation error 1 − IoU against the GT mask (S4's MLE)"),
+    _localisation("le_mask", False, "localisation error 1 − IoU against the GT mask (the box-vs-mask study's MLE)"),
     _localisation("pointing_game_box", True, "the map's maximum lies in the GT box"),
     _localisation("pointing_game_mask", True, "the map's maximum lies in the GT mask"),
     _localisation("energy_pg_box", True, "share of the map's energy inside the GT box (EPG)"),
@@ -43,7 +43,7 @@ _METRICS = [
     _localisation("soft_f_mask", True, "soft F against the GT mask"),
     _localisation("mae", False, "mean |S − G| against the GT mask"),
     _localisation("mae_box", False, "mean |S − G| against the GT box region"),
-    _localisation("le_box_seed", False, "seed-compatible LE: 1 − recall, no largest-component step (S4 Table 1)"),
+    _localisation("le_box_seed", False, "seed-compatible LE: 1 − recall, no largest-component step (the box-vs-mask study's Table 1)"),
     _localisation("le_mask_seed", False, "seed-compatible MLE: 1 − recall, no largest-component step"),
     _localisation("f1_box_seed", True, "seed-compatible 'F1' (the soft F against the GT box)"),
     _localisation("f1_mask_seed", True, "seed-compatible 'MF1' (the soft F against the GT mask)"),
@@ -69,7 +69,7 @@ _METRICS = [
     Metric("saliency_metric", "image", "model", False, "camsweep.metrics.faithfulness",
            "log(max(0.05, box area share)) − log p_c(box crop) (Dabkowski & Gal 2017)"),
     Metric("cam_rmse", "image", "clean_map", False, "camsweep.metrics.stability",
-           "RMSE between the map and the clean image's map on a 0–255 scale (S2)"),
+           "RMSE between the map and the clean image's map on a 0–255 scale (perturbation robustness)"),
 ]
 
 _BY_NAME = {metric.name: metric for metric in _METRICS}

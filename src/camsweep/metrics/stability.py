@@ -10,7 +10,7 @@ from camsweep import maps
 def cam_rmse(clean: np.ndarray, perturbed: np.ndarray, scale: float = 255.0) -> np.ndarray:
     """Per-image RMSE between min-max normalised maps (N, h, w), on a 0–``scale`` range.
 
-    S2 scaled each map to 0–255 at the layer's own resolution before comparing; maps are compared at
+    The robustness study scaled each map to 0–255 at the layer's own resolution before comparing; maps are compared at
     layer resolution here too, without quantising to integers. A constant map normalises to zeros.
     """
     if clean.shape != perturbed.shape:
