@@ -148,9 +148,17 @@ def test_attention_settings_get_defaults_and_name_the_bad_value(default):
     assert "models.resnet18.train.attention.ce_weight: 'adaptive' was expected" in problems(cfg)
 
 
-@pytest.mark.parametrize("study", sorted(p.name for p in (ROOT / "config").glob("s[1-4]_*.yaml")))
+STUDY_CONFIGS = sorted(p.name for p in (ROOT / "config" / "studies").glob("*.yaml"))
+
+
+def test_there_is_one_config_per_study_wing():
+    wings = sorted(p.stem for p in (ROOT / "workflow/rules/studies").glob("*.smk"))
+    assert [name.removesuffix(".yaml") for name in STUDY_CONFIGS] == wings == sorted(SCHEMA["properties"]["studies"]["properties"])
+
+
+@pytest.mark.parametrize("study", STUDY_CONFIGS)
 def test_study_configs_are_valid(study):
-    config.validate(yaml.safe_load((ROOT / "config" / study).read_text()), SCHEMA)
+    config.validate(yaml.safe_load((ROOT / "config" / "studies" / study).read_text()), SCHEMA)
 
 
 def test_real_dataset_checks(default):

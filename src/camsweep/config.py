@@ -24,8 +24,20 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | os.PathLike) -> dict[str, Any]:
+    """The config schema, with its CAM-method enums filled from the registry (camsweep.cams.registry): a
+    method is declared in one place, and the schema follows."""
+    from camsweep.cams import registry  # torch: only where a schema is loaded
+
     with open(path) as handle:
-        return yaml.safe_load(handle)
+        schema = yaml.safe_load(handle)
+    definitions = schema.get("$defs", {})
+    if "cam_method" in definitions:
+        definitions["cam_method"]["enum"] = list(registry.names())
+    if "gradient_cam_method" in definitions:
+        definitions["gradient_cam_method"]["enum"] = [
+            name for name in registry.names("shared") if registry.get(name).needs_gradients
+        ]
+    return schema
 
 
 def _resolved(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

@@ -15,11 +15,10 @@ them into jobs (``SHARED_PASS_METHODS`` / ``RERUN_METHODS``, read by ``workflow/
 Maps are returned after the method's final ReLU. ``needs_targets=False`` marks a class-agnostic method,
 which may run with ``targets=None``.
 
-Adding a method takes one module: write its implementation (a shared map function or a rerun
-``prepare``) in a module of this package, declare it with one ``Method(...)`` line in ``_BUILT_IN``
-below, and add its name to ``$defs/cam_method`` in ``workflow/schemas/config.schema.yaml``
-(``tests/test_cam_registry.py`` fails until the schema lists exactly the registry's names, in order).
-``compute``/``compute_many``, the workflow's jobs and the config's validation follow. Code outside
+Adding a method takes this one module: write its implementation (a shared map function or a rerun
+``prepare``) and declare it with one ``Method(...)`` line in ``_BUILT_IN`` below. ``compute`` /
+``compute_many``, the workflow's jobs and the config's validation follow: ``camsweep.config.load_schema``
+fills the schema's ``$defs/cam_method`` enum from :func:`names`. Code outside
 camsweep can call :func:`register` instead, e.g.::
 
     registry.register(registry.Method("constant", "shared", lambda a, g: a.new_ones(a[:, 0].shape),
