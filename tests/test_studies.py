@@ -123,7 +123,7 @@ def test_s4_tiny(tmp_path):
     assert np.load(results / "data/pets/train.npz")["images"].shape[0] == 0
     table1 = pd.read_csv(results / "tables/s4_table1.csv")
     assert set(table1["model"]) == {"resnet50", "vgg16"} and set(table1["layer"]) == {"layer4", "features.12"}
-    assert (table1["published"] == table1["metric"].map(box_vs_mask_tables.S4_PUBLISHED)).all()
+    assert (table1["published"] == table1["metric"].map(box_vs_mask_tables.PUBLISHED)).all()
     assert table1["corrected"].between(0, 1).all()
     assert not (results / "tables/classification.csv").exists()  # an ImageNet head has no pet-breed accuracy
     assert not (results / "figures/pets/resnet50/training.png").exists()

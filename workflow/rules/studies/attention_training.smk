@@ -3,10 +3,10 @@
 # shortcut demonstration: training images carry a class-coloured marker outside the object, a
 # cross-entropy and an attention model learn them and are tested with the marker as in training, absent,
 # and shuffled to another class. Targets: attention_training; on the default data: demo_shortcut.
-from camsweep.studies.attention_training.lambda_table import ce_weight_label
-from camsweep.studies.attention_training.shortcut import (
+from camsweep.studies.attention_training import (
     SHORTCUT_MARKERS,
     SHORTCUT_TRAININGS,
+    ce_weight_label,
 )
 
 # The shortcut study's two trainings and its three test sets (marker as in training, none, another class's).

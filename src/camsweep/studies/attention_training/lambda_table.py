@@ -3,25 +3,16 @@ L = λ·CE + (1 − λ)·L_att) beside its classification report and the publish
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 
 
-def ce_weight_label(model: Mapping) -> str:
-    """λ of a configured classifier: "1" for cross-entropy only, else its attention ce_weight (a number or
-    "adaptive")."""
-    attention = model["train"]["attention"]
-    return "1" if attention is None else str(attention["ce_weight"])
-
-
 # The study's published numbers (NIH ChestX-ray14, effusion vs no finding, PVT-v2): cross-entropy and adaptive λ.
-S3_PUBLISHED = {
+PUBLISHED = {
     "1": {"accuracy": 0.817, "roc_auc": 0.884, "youden": 0.634, "discriminant_power": 0.747},
     "adaptive": {"accuracy": 0.855, "roc_auc": 0.909, "youden": 0.709, "discriminant_power": 0.871},
 }
-S3_METRICS = ("accuracy", "roc_auc", "youden", "discriminant_power")
+METRICS = ("accuracy", "roc_auc", "youden", "discriminant_power")
 
 
 def lambda_table(classifiers: pd.DataFrame, ce_weights: dict[str, str]) -> pd.DataFrame:
@@ -33,8 +24,8 @@ def lambda_table(classifiers: pd.DataFrame, ce_weights: dict[str, str]) -> pd.Da
     for record in main.to_dict("records"):
         weight = ce_weights[record["model"]]
         row = {"dataset": record["dataset"], "model": record["model"], "lambda": weight, "n": record["n"]}
-        published = S3_PUBLISHED.get(weight, {})
-        for metric in S3_METRICS:
+        published = PUBLISHED.get(weight, {})
+        for metric in METRICS:
             row |= {metric: record[metric], f"{metric}_low": record[f"{metric}_low"],
                     f"{metric}_high": record[f"{metric}_high"], f"{metric}_published": published.get(metric, np.nan)}
         rows.append(row)

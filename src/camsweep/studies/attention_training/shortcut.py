@@ -16,11 +16,10 @@ from camsweep import attention, cams, inference, maps, predictions, seeding, sta
 from camsweep.data import ImageSet
 from camsweep.metrics import localisation
 from camsweep.models import classifiers
+from camsweep.studies.attention_training import SHORTCUT_MARKERS, SHORTCUT_TRAININGS
 
 log = logging.getLogger(__name__)
 
-SHORTCUT_TRAININGS = ("ce", "attention")
-SHORTCUT_MARKERS = ("correlated", "absent", "shuffled")
 SHORTCUT_MAP_COLUMNS = ("energy_pg_box", "energy_pg_mask", "pointing_game_mask", "hard_ratio")
 
 
