@@ -14,7 +14,7 @@ from camsweep import regions
 from camsweep.data import medmnist, oxford_pet, raw, sources
 from camsweep.data.raw import DatasetUnavailable
 
-S4_BREEDS = ["Abyssinian", "Egyptian_Mau", "chihuahua", "scottish_terrier"]
+BOX_VS_MASK_BREEDS = ["Abyssinian", "Egyptian_Mau", "chihuahua", "scottish_terrier"]
 
 
 def no_network(*args, **kwargs):
@@ -102,7 +102,7 @@ def test_pet_labels_class_names_and_boxes(tmp_path):
     hand[10:21, 5:31] = 1
     hand[25, 40] = 3
     empty = np.full((36, 48), 2, np.uint8)
-    truth = make_oxford_pet_tree(tmp_path, images_per_breed=4, breeds=(*S4_BREEDS, "beagle"),
+    truth = make_oxford_pet_tree(tmp_path, images_per_breed=4, breeds=(*BOX_VS_MASK_BREEDS, "beagle"),
                                  trimaps={"Abyssinian_1": hand, "Abyssinian_3": empty})
     options = pet_options(tmp_path, breeds=["scottish_terrier", "Abyssinian", "chihuahua", "Egyptian_Mau"], test="all")
     test = sources.prepare("pets", options, seed=0)["test"]
@@ -120,10 +120,10 @@ def test_pet_labels_class_names_and_boxes(tmp_path):
         np.testing.assert_array_equal(test.masks[index], truth[image_id]["mask"])
 
 
-def test_s4_subset_is_breeds_plus_numbers(tmp_path):
-    make_oxford_pet_tree(tmp_path, images_per_breed=22, breeds=(*S4_BREEDS, "Bengal", "beagle"),
+def test_box_vs_mask_subset_is_breeds_plus_numbers(tmp_path):
+    make_oxford_pet_tree(tmp_path, images_per_breed=22, breeds=(*BOX_VS_MASK_BREEDS, "Bengal", "beagle"),
                          missing=("Egyptian_Mau_17", "Egyptian_Mau_20"))
-    splits = sources.prepare("s4", pet_options(tmp_path, breeds=S4_BREEDS, numbers=[1, 20], test="all"), seed=0)
+    splits = sources.prepare("pets", pet_options(tmp_path, breeds=BOX_VS_MASK_BREEDS, numbers=[1, 20], test="all"), seed=0)
     expected = ([f"Abyssinian_{n}" for n in range(1, 21)] + [f"chihuahua_{n}" for n in range(1, 21)]
                 + [f"Egyptian_Mau_{n}" for n in [*range(1, 17), 18, 19]] + [f"scottish_terrier_{n}" for n in range(1, 21)])
     assert splits["test"].ids.tolist() == expected and len(expected) == 78

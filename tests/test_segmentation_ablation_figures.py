@@ -21,7 +21,7 @@ def _examples(count=2, size=24, layer=3):
 
 def test_s1_panels_has_six_columns_per_example_and_a_colourbar(tmp_path):
     images, truth, predicted, raw = _examples(count=3)
-    figure = segmentation_plots.s1_panels(images, truth, predicted, raw, titles=["a", "b", "c"], method="ablationcam", layer="encoder4")
+    figure = segmentation_plots.map_panels(images, truth, predicted, raw, titles=["a", "b", "c"], method="ablationcam", layer="encoder4")
     assert len(figure.axes) == 3 * 6 + 1
     top = [axis.get_title() for axis in figure.axes[:6]]
     assert top == ["input", "ground truth", "prediction", "raw map (3×3)", "resized & smoothed (bilinear)", "overlay (α = 0.5)"]
@@ -47,11 +47,11 @@ def test_resized_map_is_bilinear_then_normalised_and_smoothing_is_optional():
 def test_s1_panels_rejects_bad_inputs():
     images, truth, predicted, raw = _examples()
     with pytest.raises(ValueError, match="predicted masks"):
-        segmentation_plots.s1_panels(images, truth, predicted[:1], raw)
+        segmentation_plots.map_panels(images, truth, predicted[:1], raw)
     with pytest.raises(ValueError, match="raw maps"):
-        segmentation_plots.s1_panels(images, truth, predicted, raw[:, 0])
+        segmentation_plots.map_panels(images, truth, predicted, raw[:, 0])
     with pytest.raises(ValueError, match="titles"):
-        segmentation_plots.s1_panels(images, truth, predicted, raw, titles=["only one"])
+        segmentation_plots.map_panels(images, truth, predicted, raw, titles=["only one"])
 
 
 def _summary(metrics=("dice", "iou", "map_rmse", "epg_remaining")):
@@ -93,7 +93,7 @@ def test_figures_are_deterministic(tmp_path):
         return hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
 
     images, truth, predicted, raw = _examples()
-    panels = lambda: segmentation_plots.s1_panels(images, truth, predicted, raw)  # noqa: E731
+    panels = lambda: segmentation_plots.map_panels(images, truth, predicted, raw)  # noqa: E731
     curves = lambda: segmentation_plots.occlusion_curves(_summary())  # noqa: E731
     assert digest("p1.png", panels) == digest("p2.png", panels)
     assert digest("c1.png", curves) == digest("c2.png", curves)

@@ -19,7 +19,7 @@ from fake_datasets import make_image_folder, make_medmnist_npz, make_oxford_pet_
 
 pytestmark = pytest.mark.pipeline
 ROOT = Path(__file__).resolve().parents[1]
-S2_LAYERS = [f"layer{i}.{j}.conv2" for i in range(1, 5) for j in range(2)]
+ROBUSTNESS_LAYERS = [f"layer{i}.{j}.conv2" for i in range(1, 5) for j in range(2)]
 # No request leaves the machine: every download goes to a port where nothing listens.
 OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 
@@ -99,7 +99,7 @@ def test_download_impossible_fails_fast_and_leaves_nothing(tmp_path):
 
 
 @pytest.mark.full
-def test_s4_tiny(tmp_path):
+def test_box_vs_mask_tiny(tmp_path):
     make_oxford_pet_tree(tmp_path / "data/raw/oxford_pet", images_per_breed=3, missing=("Egyptian_Mau_2",),
                          breeds=("Abyssinian", "Bengal", "Egyptian_Mau", "chihuahua", "scottish_terrier"))
     for architecture in ("resnet18", "mobilenet_v3_small"):
@@ -135,7 +135,7 @@ def test_s4_tiny(tmp_path):
 
 
 @pytest.mark.full
-def test_s2_tiny(tmp_path):
+def test_perturbation_robustness_tiny(tmp_path):
     # BreastMNIST only (DermaMNIST's job count would double the test's time); a 28 px file resized to 32 px.
     make_medmnist_npz(tmp_path / "data/raw/medmnist", "breastmnist", 28, {"train": 28, "val": 8, "test": 14})
     cfg = shrink(study("perturbation_robustness.yaml"))
@@ -147,10 +147,10 @@ def test_s2_tiny(tmp_path):
     cfg["studies"]["perturbation_robustness"]["images_per_class"] = 2
     run(tmp_path, cfg)
     results = tmp_path / "results"
-    assert cfg["models"]["resnet18"]["cam_layers"] == S2_LAYERS
+    assert cfg["models"]["resnet18"]["cam_layers"] == ROBUSTNESS_LAYERS
     rmse = pd.read_csv(results / "tables/s2_rmse.csv")
     assert set(rmse["dataset"]) == {"breastmnist"} and set(rmse["model"]) == {"resnet18", "resnet18_augmented"}
-    assert list(dict.fromkeys(rmse["layer"])) == S2_LAYERS and (rmse["mean"] >= 0).all()
+    assert list(dict.fromkeys(rmse["layer"])) == ROBUSTNESS_LAYERS and (rmse["mean"] >= 0).all()
     classification = pd.read_csv(results / "tables/classification.csv")
     assert len(classification) == 2 * 4  # models × (clean + 3 conditions)
     area = pd.read_csv(results / "tables/s2_delta_auc_area.csv")
@@ -173,7 +173,7 @@ def test_s2_tiny(tmp_path):
 
 
 @pytest.mark.full
-def test_s3_tiny(tmp_path):
+def test_attention_training_tiny(tmp_path):
     raw = tmp_path / "data/raw"
     make_image_folder(raw / "chest_xray", ("NORMAL", "PNEUMONIA"), {"train": 8, "val": 2, "test": 4}, size=(48, 48),
                       masks=False)
@@ -204,7 +204,7 @@ def test_s3_tiny(tmp_path):
 
 
 @pytest.mark.full
-def test_s1_tiny(tmp_path):
+def test_segmentation_ablation_tiny(tmp_path):
     raw = tmp_path / "data/raw/fruit"
     make_image_folder(raw / "images", ("fruit",), {"train": 10, "test": 4}, size=(40, 40), masks_root=raw / "masks")
     cfg = shrink(study("segmentation_ablation.yaml"))

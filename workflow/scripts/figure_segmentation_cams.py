@@ -3,7 +3,7 @@ first test images, for one method at the first of its configured layers."""
 
 from camsweep import io, plots
 from camsweep.data import check_ids, load_split
-from camsweep.studies.segmentation_ablation.figures import s1_panels
+from camsweep.studies.segmentation_ablation.figures import map_panels
 from camsweep.scripting import job_context
 
 with job_context(globals()) as job:
@@ -15,7 +15,7 @@ with job_context(globals()) as job:
     split = split.subset(slice(0, count))
     check_ids(maps["ids"][:count], split, job.input.maps)
     layer = meta["layers"][0]
-    figure = s1_panels(
+    figure = map_panels(
         split.images, split.masks, predicted["masks"][:count], maps[layer][:count], split.ids.astype(str),
         job.wildcards.method, layer,
     )

@@ -52,7 +52,7 @@ def _not_computed(axis: plt.Axes) -> None:
 def rmse_vs_layer(
     table: pd.DataFrame, title: str, layers: Sequence[str] | None = None, class_names: Sequence[str] | None = None
 ) -> plt.Figure:
-    """``table``: :func:`camsweep.s2.rmse_table` rows of one dataset and model. Rows of panels = severities,
+    """``table``: :func:`.analysis.rmse_table` rows of one dataset and model. Rows of panels = severities,
     columns = perturbations; severities × perturbations axes (the legend belongs to the figure)."""
     layers = _ordered_layers(table, layers)
     severities = sorted(int(s) for s in table["severity"].unique())
@@ -115,7 +115,7 @@ def _scatter_and_box(
 def rmse_vs_delta_auc(
     frame: pd.DataFrame, title: str, layers: Sequence[str] | None = None, transpose: bool = False
 ) -> plt.Figure:
-    """``frame``: :func:`camsweep.s2.rmse_frame` rows of one dataset and model. Rows of panels = severities and
+    """``frame``: :func:`.analysis.rmse_frame` rows of one dataset and model. Rows of panels = severities and
     columns = layers, or (``transpose``) rows = layers and columns = severities; rows × columns axes."""
     layers = _ordered_layers(frame, layers)
     severities = sorted(int(s) for s in frame["severity"].unique())

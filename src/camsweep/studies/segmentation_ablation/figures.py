@@ -1,6 +1,6 @@
 """The segmentation-ablation study's figures: example panels of a segmenter's CAM and the occlusion-study curves.
 
-* :func:`s1_panels` — one row per example: input, ground truth, prediction, the raw map at layer
+* :func:`map_panels` — one row per example: input, ground truth, prediction, the raw map at layer
   resolution (nearest-neighbour display, so the layer's grid shows), the map resized to image size and the
   jet overlay at α = 0.5. Every map is min-max normalised per image and drawn on a shared 0–1 jet scale
   (one colourbar). "Resized and smoothed" is the segmentation-ablation study's name for the bilinear resize
@@ -48,7 +48,7 @@ def _bare(axis: plt.Axes) -> None:
     axis.set_yticks([])
 
 
-def s1_panels(
+def map_panels(
     images: np.ndarray,
     truth: np.ndarray,
     predicted: np.ndarray,
@@ -112,7 +112,7 @@ def occlusion_curves(table: pd.DataFrame, title: str | None = None) -> plt.Figur
     against the occluded fraction, a line for foreground and one for background occlusion.
 
     ``table`` has columns occluded, fraction, metric, mean, ci_low, ci_high (e.g.
-    :func:`camsweep.occlusion.summarise`). A metric without rows, or with no finite mean, gets a panel
+    :func:`.occlusion.summarise`). A metric without rows, or with no finite mean, gets a panel
     that says "not computed".
     """
     required = ["occluded", "fraction", "metric", "mean", "ci_low", "ci_high"]

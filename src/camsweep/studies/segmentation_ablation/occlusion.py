@@ -198,7 +198,7 @@ def segment_and_explain(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(predicted masks (N, H, W) bool, raw maps (N, h, w) float64 at layer resolution) of uint8 images
     (N, H, W, 3), ``batch_size`` at a time: what the study records per condition and what
-    :func:`camsweep.plots.segmentation.s1_panels` shows."""
+    :func:`.figures.map_panels` shows."""
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
