@@ -112,7 +112,7 @@ def occlusion_curves(table: pd.DataFrame, title: str | None = None) -> plt.Figur
     against the occluded fraction, a line for foreground and one for background occlusion.
 
     ``table`` has columns occluded, fraction, metric, mean, ci_low, ci_high (e.g.
-    :func:`.occlusion.summarise`). A metric without rows, or with no finite mean, gets a panel
+    :func:`.tables.occlusion_table`). A metric without rows, or with no finite mean, gets a panel
     that says "not computed".
     """
     required = ["occluded", "fraction", "metric", "mean", "ci_low", "ci_high"]
