@@ -31,4 +31,4 @@ def test_issue_names_are_all_registered():
     for name in required:
         metrics.get(name)
     assert metrics.get("pxap").level == metrics.get("max_box_acc_v2").level == "dataset"
-    assert set(tables.FAITHFULNESS_COLUMNS) <= set(metrics.names(needs="model"))
+    assert set(metrics.FAITHFULNESS_COLUMNS) <= set(metrics.names(needs="model"))

@@ -22,16 +22,19 @@ import dataclasses
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from camsweep import io, shards
 from camsweep.data import ImageSet, check_ids, load_ids, load_images, load_split
-from camsweep.models import classifiers
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from camsweep.models import classifiers
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,10 @@ class JobInputs:
             path = self.image_paths[0]
         return load_images(path, self.split_ids, self.rows)
 
-    def preprocessed(self, path: str | os.PathLike | None = None) -> torch.Tensor:
+    def preprocessed(self, path: str | os.PathLike | None = None) -> "torch.Tensor":
         """:meth:`images`, preprocessed for the job's classifier."""
+        from camsweep.models import classifiers
+
         return classifiers.preprocess(self.images(path), self.spec)
 
     def table(self, path: str | os.PathLike) -> pd.DataFrame:
@@ -86,6 +91,11 @@ def load(job: Any, split: str | os.PathLike | None = None) -> JobInputs:
     loaded = JobInputs(subset, rows, split_ids, _paths(inputs.get("images")))
     if "model" not in inputs:
         return loaded
+    # torch only for jobs with a model: a job without one (score_cams) starts a second faster.
+    import torch
+
+    from camsweep.models import classifiers
+
     torch.set_num_threads(job.threads)
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(inputs["model"], device)

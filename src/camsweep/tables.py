@@ -13,7 +13,7 @@ import pandas as pd
 
 from camsweep import scoring, seeding, stats
 from camsweep.predictions import probabilities_of
-from camsweep.metrics import classification, faithfulness
+from camsweep.metrics import classification
 from camsweep.perturb import CLEAN
 
 # Box and mask variants of each localisation metric, for the box-versus-mask table.
@@ -82,7 +82,6 @@ def classification_table(conditions: list[Condition], settings: stats.BootstrapS
     return _sort_conditions(pd.DataFrame(rows), ["dataset", "model", "perturbation", "severity"])
 
 
-FAITHFULNESS_COLUMNS = faithfulness.FAITHFULNESS_COLUMNS
 
 
 def cam_metric_table(

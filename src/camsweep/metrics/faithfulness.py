@@ -86,6 +86,7 @@ from torch import Tensor
 from camsweep import maps as saliency_maps
 from camsweep.metrics import localisation
 from camsweep.metrics.localisation import LocalisationSettings
+from camsweep.metrics.registry import FAITHFULNESS_COLUMNS
 from camsweep.models import classifiers
 from camsweep.models.classifiers import ClassifierSpec
 
@@ -139,9 +140,6 @@ class SaliencyScores:
 
 # --------------------------------------------------------------------------------------------- validation
 
-
-# The per-image faithfulness scores, in the order of their table columns.
-FAITHFULNESS_COLUMNS = ("average_drop", "increase_in_confidence", "insertion_auc", "deletion_auc", "saliency_metric")
 
 def _check_images(images: Tensor | np.ndarray) -> Tensor:
     images = torch.as_tensor(images)

@@ -14,6 +14,9 @@ Level = Literal["image", "dataset"]
 Needs = Literal["ground_truth", "model", "clean_map"]
 
 
+# The per-image faithfulness scores, in the order of their table columns.
+FAITHFULNESS_COLUMNS = ("average_drop", "increase_in_confidence", "insertion_auc", "deletion_auc", "saliency_metric")
+
 @dataclass(frozen=True)
 class Metric:
     name: str
