@@ -1,4 +1,4 @@
-"""Train one classifier on one dataset (with the attention study's attention term and the robustness study's augmentation if configured), or take
+"""Train one classifier on one dataset (with the attention term and train-time augmentation if configured), or take
 pretrained weights as they are; save checkpoint, training curve and the classification report on the test split.
 
 params.model is models.<name> (defaults filled). Its start (camsweep.models.pretrained.initialise_classifier):
