@@ -60,7 +60,6 @@ above 0 guards against flagging that. Groups without any defined correlation get
 from __future__ import annotations
 
 import copy
-import itertools
 import zlib
 from collections.abc import Mapping, Sequence
 
@@ -74,6 +73,7 @@ from torch import nn
 from camsweep import cams, maps as saliency_maps, regions
 from camsweep.data.imageset import ImageSet
 from camsweep.metrics import localisation
+from camsweep.models import module_device
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -273,7 +273,7 @@ def randomisation_scores(
     ``top`` parameter-owning modules randomised (seeded by ``seed``), both upsampled to the images; with
     ground truth, also each model's energy pointing game on boxes and masks. ``inputs`` are the
     preprocessed images of ``split``."""
-    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+    device = module_device(model)
     randomised = randomised_copy(model, top=top, seed=seed).to(device)
     targets = trained_maps["targets"]  # explain the same class with both models
     random_maps = cams.compute(randomised, inputs, method, list(layers), targets, settings=settings)

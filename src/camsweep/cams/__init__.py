@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from camsweep.cams import hooks, registry
 from camsweep.cams.targets import ClassTargets, RegionTargets, Targets, as_targets, select
+from camsweep.models import module_device
 
 # The built-in methods (methods registered later still run, but the workflow knows these).
 METHODS = registry.names()
@@ -130,7 +131,7 @@ def compute_many(
         targets = as_targets(targets, len(images))
     modules = hooks.resolve_layers(model, layers)
     batch_size = batch_size or settings.batch_size
-    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+    device = module_device(model)
     shared = [method for method in declared if method.kind == "shared"]
     # Re-run methods in registry order (not the request's), as the shared pass runs before them.
     reruns = sorted((method for method in declared if method.kind == "rerun"), key=lambda m: registry.names().index(m.name))

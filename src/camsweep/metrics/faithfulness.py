@@ -70,7 +70,6 @@ salient region to crop: its score, area and probability are NaN and it costs no 
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -88,6 +87,7 @@ from camsweep.metrics import localisation
 from camsweep.metrics.localisation import LocalisationSettings
 from camsweep.metrics.registry import FAITHFULNESS_COLUMNS
 from camsweep.models import classifiers
+from camsweep.models import module_device
 from camsweep.models.classifiers import ClassifierSpec
 
 log = logging.getLogger(__name__)
@@ -468,7 +468,7 @@ def per_image_scores(
     from the thresholded maps (``settings``).
     """
     model.eval()
-    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+    device = module_device(model)
     pixels = classifiers.unit_range(images)
 
     def probabilities(derived: Tensor) -> Tensor:  # pixels in [0, 1], as the metrics perturb them

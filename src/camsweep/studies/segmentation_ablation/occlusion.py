@@ -46,7 +46,6 @@ Conventions
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -60,6 +59,7 @@ from camsweep import maps as saliency_maps, seeding
 from camsweep.cams import CamSettings, RegionTargets, compute, hooks
 from camsweep.cams.targets import predicted_regions
 from camsweep.metrics import localisation, segmentation, stability
+from camsweep.models import module_device
 
 PATTERNS = ("sweep", "random")
 OCCLUDED = ("foreground", "background")
@@ -159,10 +159,6 @@ def predicted_masks(logits: torch.Tensor, target_class: int) -> torch.Tensor:
     return predicted_regions(logits, torch.full((len(logits),), target_class, device=logits.device))
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
-
-
 def _segment_and_explain(
     model: nn.Module, preprocess: Callable[[np.ndarray], torch.Tensor], images: np.ndarray,
     method: str, layer: str, target_class: int, settings: CamSettings,
@@ -173,7 +169,7 @@ def _segment_and_explain(
         shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
         raise ValueError(f"preprocess must return a (N, C, H, W) tensor for {len(images)} images, got {shape}")
     with hooks.eval_mode(model), torch.inference_mode():
-        logits = model(inputs.to(_device(model)))
+        logits = model(inputs.to(module_device(model)))
     if logits.ndim != 4 or logits.shape[2:] != images.shape[1:3]:
         raise ValueError(f"segmenter outputs must be (N, C, {images.shape[1]}, {images.shape[2]}), got {tuple(logits.shape)}")
     predicted = predicted_masks(logits, target_class).cpu().numpy()
