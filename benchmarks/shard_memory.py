@@ -24,6 +24,7 @@ from camsweep.data import ImageSet, save_split, synthetic
 CHILD = """
 import sys
 from types import SimpleNamespace
+import numpy as np
 from camsweep import jobs, shards
 from camsweep.data import load_images, load_split
 from camsweep.scripting import NamedList
@@ -42,7 +43,7 @@ if way == "shared loader":
 else:
     whole = load_split(inputs["split"])
     rows = shards.job_rows(job)
-    split, images = shards.take(whole, rows), load_images(inputs["images"], whole)[rows]
+    split, images = whole.subset(np.arange(len(whole))[rows]), load_images(inputs["images"], whole)[rows]
 assert len(split) == len(images)
 print(status("VmHWM:"), imported)
 """

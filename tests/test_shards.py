@@ -42,14 +42,6 @@ def test_plan_round_trip_and_rows(tmp_path):
         shards.load_plan(tmp_path / "other.json")
 
 
-def test_take_selects_the_shards_images(shapes_split):
-    part = shards.take(shapes_split, slice(3, 7))
-    np.testing.assert_array_equal(part.ids, shapes_split.ids[3:7])
-    np.testing.assert_array_equal(part.images, shapes_split.images[3:7])
-    np.testing.assert_array_equal(part.masks, shapes_split.masks[3:7])
-    assert shards.take(shapes_split, slice(None)) is shapes_split
-
-
 def test_merged_archives_equal_the_whole_split(tmp_path, rng):
     whole = {"layer4": rng.random((10, 4, 4), dtype=np.float32), "ids": np.array([f"i{k}" for k in range(10)]),
              "targets": rng.integers(0, 3, 10)}

@@ -74,11 +74,10 @@ def _paths(value: Any) -> tuple[str, ...]:
     return (str(value),) if isinstance(value, (str, os.PathLike)) else tuple(map(str, value))
 
 
-def load(job: Any, split: str | os.PathLike | None = None) -> JobInputs:
-    """The job's inputs (module docstring); ``split`` overrides ``job.input.split`` (rules whose split is
-    their only, unnamed input)."""
+def load(job: Any) -> JobInputs:
+    """The job's inputs (module docstring)."""
     inputs = dict(job.input.items())
-    split_path = inputs["split"] if split is None else split
+    split_path = inputs["split"]
     rows = shards.job_rows(job)  # this job's shard of the test split (all of it when unsharded)
     split_ids = load_ids(split_path)
     subset = load_split(split_path, rows)

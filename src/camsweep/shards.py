@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from camsweep import io
-from camsweep.data import ImageSet
 
 PLAN_KEYS = ("images", "images_per_shard", "ranges")
 
@@ -97,10 +96,3 @@ def merge_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     order = {layer: rank for rank, layer in enumerate(pd.unique(frames[0]["layer"]))}
     rank = merged["layer"].map(order)
     return merged.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
-
-
-def take(split: ImageSet, rows: slice) -> ImageSet:
-    """The images of ``split`` in ``rows`` (all of them for ``slice(None)``)."""
-    if rows == slice(None):
-        return split
-    return split.subset(np.arange(len(split))[rows])

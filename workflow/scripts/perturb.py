@@ -3,12 +3,13 @@ Outputs follow params.conditions, one file each."""
 
 import logging
 
-from camsweep import io, jobs, perturb, seeding
+from camsweep import io, perturb, seeding
+from camsweep.data import load_split
 from camsweep.scripting import job_context
 
 with job_context(globals()) as job:
     dataset = job.wildcards.dataset
-    split = jobs.load(job, split=job.input[0]).split
+    split = load_split(job.input[0])
     for (name, severity), path in zip(job.params.conditions, job.output, strict=True):
         if (name, severity) == perturb.CLEAN:
             images = split.images
