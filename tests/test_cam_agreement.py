@@ -110,3 +110,54 @@ def _activations(model, module, images):
         model(images)
     handle.remove()
     return store["a"]
+
+
+# --- vision transformers: pytorch-grad-cam's documented reshape_transforms ---------------------------------
+def vit_reshape(tensor, height=14, width=14):
+    """pytorch-grad-cam's ViT example: drop the class token, tokens → (N, C, 14, 14)."""
+    return tensor[:, 1:, :].reshape(tensor.size(0), height, width, tensor.size(2)).permute(0, 3, 1, 2)
+
+
+def swin_reshape(tensor):
+    """pytorch-grad-cam's Swin example, for torchvision's channels-last (N, h, w, C) stages."""
+    return tensor.permute(0, 3, 1, 2)
+
+
+SHARED = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam"]
+TRANSFORMER_CASES = [
+    # (architecture, layer, reshape_transform, methods)
+    ("vit_b_16", "encoder.layers.encoder_layer_11.ln_1", vit_reshape, SHARED),
+    ("swin_t", "features.7.1.norm2", swin_reshape, SHARED),
+    # The stage's output feeds a LayerNorm, which makes Σ_k G_k·A_k zero at every position: HiResCAM there
+    # is rounding noise on both sides (docs/cam-engine.md), so it is compared at norm2 above only.
+    ("swin_t", "features.7", swin_reshape, [m for m in SHARED if m != "hirescam"]),
+]
+
+
+@pytest.mark.parametrize(("architecture", "layer", "reshape", "methods"), TRANSFORMER_CASES)
+def test_transformer_maps_equal_pytorch_grad_cam(architecture, layer, reshape, methods, capsys):
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, architecture)().eval()
+    if architecture.startswith("vit"):
+        torch.nn.init.normal_(model.heads.head.weight, std=0.02)  # torchvision zero-initialises it: no gradient
+    images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        targets = model(images).argmax(dim=1)
+    module = dict(model.named_modules())[layer]
+    ours = cams.compute_many(model, images, methods, [layer], targets)
+    differences = {}
+    for method in methods:
+        their_cam = THEIR_CLASSES[method](model=model, target_layers=[module], reshape_transform=reshape)
+        expected = their_cam(input_tensor=images, targets=[ClassifierOutputTarget(int(t)) for t in targets])
+        got = their_normalisation(ours[method][layer], (224, 224))
+        difference = np.abs(got - expected).max(axis=(1, 2))
+        if method == "eigencam":  # their singular vector's sign is arbitrary; ours is fixed (see eigen.py)
+            grid = reshape(_activations(model, module, images))
+            flipped = their_normalisation(torch.relu(-eigen.projection(grid)), (224, 224))
+            difference = np.minimum(difference, np.abs(flipped - expected).max(axis=(1, 2)))
+        differences[method] = difference.max()
+        assert expected.max() > 0.99  # a real map, not two empty ones agreeing
+    with capsys.disabled():  # the agreement is part of CI's log
+        listed = ", ".join(f"{method} {value:.1e}" for method, value in differences.items())
+        print(f"\npytorch-grad-cam agreement, {architecture} {layer}: max |Δ| {listed}")
+    assert max(differences.values()) <= TOLERANCE, differences

@@ -16,7 +16,7 @@ from camsweep.models.segmenters import UNet
 class GapLinear(nn.Module):
     """features (3×3 conv + ReLU) → global average pool → linear."""
 
-    def __init__(self, channels=6, classes=3):
+    def __init__(self, channels=5, classes=3):
         super().__init__()
         self.features = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU())
         self.pool = nn.AdaptiveAvgPool2d(1)

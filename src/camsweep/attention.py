@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from camsweep.cams import gradient, hooks
+from camsweep.cams import gradient, hooks, layouts
 from camsweep.data.imageset import ImageSet
 from camsweep.models import training
 
@@ -129,7 +129,8 @@ def live_gradcam(
     classes = torch.as_tensor(classes, device=inputs.device).long()
     if classes.shape != (inputs.shape[0],):
         raise ValueError(f"classes must have shape ({inputs.shape[0]},), got {tuple(classes.shape)}")
-    with hooks.capture(hooks.resolve_layers(model, [layer])) as store:
+    size = tuple(inputs.shape[-2:])
+    with hooks.capture(hooks.resolve_layers(model, [layer]), layouts.Resolver(model), size) as store:
         logits = model(inputs)
     if layer not in store:
         raise RuntimeError(f"layer {layer!r} did not run during the forward pass")

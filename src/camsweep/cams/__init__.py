@@ -14,6 +14,10 @@ normalise; see :mod:`camsweep.maps`). ``images`` are preprocessed model inputs (
 * ``ablationcam`` (:mod:`~camsweep.cams.ablation`): closed form or tail-only re-runs after a
   ``torch.fx`` cut.
 
+Layers may output (N, C, h, w), channels-last (N, h, w, C) or token sequences (N, L, C); each is read as
+(N, C, h, w) through its layout (:mod:`~camsweep.cams.layouts`), and a layout that cannot be settled
+raises rather than give a wrong map.
+
 Each method is declared once in :mod:`~camsweep.cams.registry` (how to add one is explained there);
 :func:`compute_many` dispatches from it.
 
@@ -32,7 +36,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from camsweep.cams import hooks, registry
+from camsweep.cams import hooks, layouts, registry
 from camsweep.cams.targets import ClassTargets, RegionTargets, Targets, as_targets, select
 from camsweep.models import module_device
 
@@ -52,12 +56,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CamSettings:
-    """How the engine batches work; none of these change the maps, except ``scorecam_top_k``."""
+    """How the engine batches work and reads layers; none of these change the maps, except ``scorecam_top_k``
+    (and ``layouts``, which settles what the rule table and the shapes cannot)."""
 
     batch_size: int = 64  # images per pass
     memory_budget_mb: float = 512  # for the rows of Score-CAM and Ablation-CAM re-runs
     scorecam_top_k: int | None = None  # not the paper: re-score only the k channels of largest mean
     ablation_strategy: str = "auto"  # auto | tail | full (forcing one is for tests and benchmarks)
+    layouts: Mapping[str, str] | None = None  # layer → nchw | nhwc | tokens[:p] (camsweep.cams.layouts)
 
 
 def _check_methods(methods: Sequence[str]) -> list[registry.Method]:
@@ -67,10 +73,16 @@ def _check_methods(methods: Sequence[str]) -> list[registry.Method]:
 
 
 def _forward_backward(
-    model: nn.Module, batch: torch.Tensor, layers: dict[str, nn.Module], targets: Targets | None
+    model: nn.Module,
+    batch: torch.Tensor,
+    layers: dict[str, nn.Module],
+    targets: Targets | None,
+    resolver: layouts.Resolver,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
-    """Each layer's activations and, given targets, ∂(Σ_n score_n)/∂A from one forward and one backward pass."""
-    with torch.inference_mode(False), torch.enable_grad(), hooks.capture(layers) as store:
+    """Each layer's activations (N, C, h, w) and, given targets, ∂(Σ_n score_n)/∂A from one forward and one
+    backward pass."""
+    size = tuple(batch.shape[-2:])
+    with torch.inference_mode(False), torch.enable_grad(), hooks.capture(layers, resolver, size) as store:
         inputs = batch.detach().clone().requires_grad_(targets is not None)  # a graph even for frozen models
         outputs = model(inputs)
         missing = [name for name in layers if name not in store]
@@ -95,9 +107,10 @@ def _shared_pass(
     modules: dict[str, nn.Module],
     methods: Sequence[registry.Method],
     targets: Targets | None,
+    resolver: layouts.Resolver,
 ) -> dict[str, dict[str, torch.Tensor]]:
     needs_gradients = any(method.needs_gradients for method in methods)
-    activations, grads = _forward_backward(model, batch, modules, targets if needs_gradients else None)
+    activations, grads = _forward_backward(model, batch, modules, targets if needs_gradients else None, resolver)
     result: dict[str, dict[str, torch.Tensor]] = {}
     for method in methods:
         result[method.name] = {}
@@ -130,6 +143,7 @@ def compute_many(
     else:
         targets = as_targets(targets, len(images))
     modules = hooks.resolve_layers(model, layers)
+    resolver = layouts.Resolver(model, settings.layouts)
     batch_size = batch_size or settings.batch_size
     device = module_device(model)
     shared = [method for method in declared if method.kind == "shared"]
@@ -146,7 +160,7 @@ def compute_many(
             batch_targets = None if targets is None else select(targets, rows)
             found: dict[str, dict[str, torch.Tensor]] = {}
             if shared:
-                found |= _shared_pass(model, batch, modules, shared, batch_targets)
+                found |= _shared_pass(model, batch, modules, shared, batch_targets, resolver)
             for name, run in runs.items():
                 found[name] = run(batch, batch_targets)
             for method in methods:

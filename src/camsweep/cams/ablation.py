@@ -29,7 +29,7 @@ import warnings
 import torch
 from torch import nn
 
-from camsweep.cams import budget, fusion, hooks, split
+from camsweep.cams import budget, fusion, hooks, layouts, split
 from camsweep.cams.targets import Targets
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,16 @@ def ablation_cam(
     memory_budget_mb: float,
     cut: split.Split | None,
     closed_form: bool = True,
+    resolver: layouts.Resolver | None = None,
 ) -> torch.Tensor:
     """Ablation-CAM maps (N, h, w) of ``layer``, re-running the tail of ``cut`` (from :func:`cut_for`; None:
-    the whole model). ``closed_form=False`` re-runs a linear-readout tail too (for tests and benchmarks)."""
+    the whole model). ``closed_form=False`` re-runs a linear-readout tail too (for tests and benchmarks).
+    ``resolver`` reads the layer's layout (default: the rule table and the shape); channels are zeroed in
+    the (N, C, h, w) view and written back in the layer's own layout."""
+    resolver = resolver or layouts.Resolver(model)
     with torch.inference_mode():
         if cut is None:
-            return _full_reruns(model, images, layer, targets, memory_budget_mb)
+            return _full_reruns(model, images, layer, targets, memory_budget_mb, resolver)
         crossing = cut.head(images)
         if not all(_per_image(value, len(images)) for value in crossing):
             # e.g. a batch size read with x.size(0) before the cut: the tail cannot take other batch sizes
@@ -89,19 +93,21 @@ def ablation_cam(
                 f"Ablation-CAM re-runs the whole model: a value crossing the cut at {layer!r} is not a per-image tensor",
                 stacklevel=3,
             )
-            return _full_reruns(model, images, layer, targets, memory_budget_mb)
-        activations = crossing[0]
+            return _full_reruns(model, images, layer, targets, memory_budget_mb, resolver)
+        view = resolver.view(layer, crossing[0], tuple(images.shape[-2:]))
+        activations = view.to_nchw(crossing[0])
         hooks.check_finite(layer, activations)
         outputs = cut.tail(*_copies(crossing))  # the tail may work in place on what it is given
         bound = targets.bind(outputs)
         original = bound.scores(outputs).float()
-        readout = split.linear_readout(cut) if closed_form else None
+        # The closed form reads a pooled (N, C, h, w) readout; other layouts re-run their tails.
+        readout = split.linear_readout(cut) if closed_form and view.layout.kind == "nchw" else None
         if readout is not None:
             # Zeroing A_k removes exactly its term of the linear readout: y − y_k = W_ck · mean(A_k).
             drops = activations.float().mean(dim=(2, 3)) * readout.weight.float()[bound.classes]
             weights = weights_from_drops(drops, original)
         else:
-            ablated = _tail_scores(cut, crossing, bound, memory_budget_mb)
+            ablated = _tail_scores(cut, crossing, view, bound, memory_budget_mb)
             weights = weights_from_scores(original, ablated)
         return torch.relu(torch.einsum("nk,nkhw->nhw", weights, activations.float()))
 
@@ -117,9 +123,10 @@ def _ablate(activations: torch.Tensor, images: torch.Tensor, channels: torch.Ten
     return rows
 
 
-def _tail_scores(cut: split.Split, crossing: tuple, bound, memory_budget_mb: float) -> torch.Tensor:
+def _tail_scores(cut: split.Split, crossing: tuple, view: layouts.View, bound, memory_budget_mb: float) -> torch.Tensor:
     """y_k for every (image, channel), running the tail on batches of ablated rows."""
-    activations = crossing[0]
+    raw = crossing[0]
+    activations = view.to_nchw(raw)
     count, channels = activations.shape[:2]
     images, channel_ids = _rows(count, channels, activations.device)
     probe = [value[:1].clone() if isinstance(value, torch.Tensor) else value for value in crossing]
@@ -128,7 +135,7 @@ def _tail_scores(cut: split.Split, crossing: tuple, bound, memory_budget_mb: flo
     for start in range(0, len(images), rows_per_batch):
         batch_images = images[start : start + rows_per_batch]
         batch_channels = channel_ids[start : start + rows_per_batch]
-        ablated = _ablate(activations, batch_images, batch_channels)
+        ablated = view.restore(_ablate(activations, batch_images, batch_channels), raw[batch_images])
         others = [value[batch_images] for value in crossing[1:]]
         scores[start : start + len(batch_images)] = bound.scores(cut.tail(ablated, *others), batch_images).float()
     return scores.view(count, channels)
@@ -143,12 +150,17 @@ def _per_image(value, count: int) -> bool:
 
 
 def _full_reruns(
-    model: nn.Module, images: torch.Tensor, layer: str, targets: Targets, memory_budget_mb: float
+    model: nn.Module,
+    images: torch.Tensor,
+    layer: str,
+    targets: Targets,
+    memory_budget_mb: float,
+    resolver: layouts.Resolver,
 ) -> torch.Tensor:
     module = hooks.resolve_layers(model, [layer])[layer]
-    with hooks.capture({layer: module}) as store:
+    with hooks.capture({layer: module}, resolver, tuple(images.shape[-2:])) as store:
         outputs = model(images)
-    activations = store[layer]
+    activations, view, raw = store[layer], store.views[layer], store.outputs[layer]
     hooks.check_finite(layer, activations)
     bound = targets.bind(outputs)
     original = bound.scores(outputs).float()
@@ -161,7 +173,8 @@ def _full_reruns(
     try:
         for start in range(0, len(row_images), rows_per_batch):
             batch_images = row_images[start : start + rows_per_batch]
-            replacement[:] = [_ablate(activations, batch_images, channel_ids[start : start + rows_per_batch])]
+            ablated = _ablate(activations, batch_images, channel_ids[start : start + rows_per_batch])
+            replacement[:] = [view.restore(ablated, raw[batch_images])]
             outputs = model(images[batch_images])
             scores[start : start + len(batch_images)] = bound.scores(outputs, batch_images).float()
     finally:

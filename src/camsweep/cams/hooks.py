@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from camsweep.cams import layouts
+
 
 def resolve_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
     """Map layer names (as in ``model.named_modules()``, e.g. ``layer4`` or ``layer4.1.conv2``) to modules."""
@@ -21,22 +23,37 @@ def resolve_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Modul
     return {name: modules[name] for name in names}
 
 
-@contextlib.contextmanager
-def capture(layers: dict[str, nn.Module]) -> Iterator[dict[str, torch.Tensor]]:
-    """Record each layer's output during forward passes inside the block.
+class Captured(dict):
+    """``{layer: activations (N, C, h, w)}`` read through each layer's layout; ``views`` and ``outputs``
+    keep each layer's :class:`~camsweep.cams.layouts.View` and raw output (to write ablated values back)."""
 
-    The hook hands a *clone* to the rest of the network, so an in-place operation downstream (e.g.
-    ``out += identity`` in a ResNet block) cannot alter the captured tensor; gradients still flow to it
-    through the clone.
+    def __init__(self):
+        super().__init__()
+        self.views: dict[str, layouts.View] = {}
+        self.outputs: dict[str, torch.Tensor] = {}
+
+
+@contextlib.contextmanager
+def capture(
+    layers: dict[str, nn.Module], resolver: layouts.Resolver, size: tuple[int, int]
+) -> Iterator[Captured]:
+    """Record each layer's output, as (N, C, h, w) activations, during forward passes inside the block.
+
+    ``resolver`` gives each layer's layout for an input image of ``size`` (H, W); an output that cannot be
+    read without guessing raises :class:`~camsweep.cams.layouts.LayoutError`. The hook hands the rest of
+    the network a *copy* rebuilt from the recorded activations, so an in-place operation downstream (e.g.
+    ``out += identity`` in a ResNet block) cannot alter them, and gradients reach them whatever the layout.
     """
-    store: dict[str, torch.Tensor] = {}
+    store = Captured()
 
     def hook_for(name: str):
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-            if not isinstance(output, torch.Tensor) or output.ndim != 4:
-                raise TypeError(f"layer {name!r} must output a 4-D tensor (N, C, h, w) to be explained")
-            store[name] = output
-            return output.clone()
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(f"layer {name!r} outputs a {type(output).__name__}, not a tensor: it cannot be explained")
+            view = resolver.view(name, output, size)
+            activations = view.to_nchw(output)
+            store[name], store.views[name], store.outputs[name] = activations, view, output
+            return view.restore(activations, output).clone()
 
         return hook
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import nn
 
-from camsweep.cams import ablation, eigen, fusion, gradient, score
+from camsweep.cams import ablation, eigen, fusion, gradient, layouts, score
 from camsweep.cams.targets import Targets
 
 if TYPE_CHECKING:
@@ -67,17 +67,20 @@ class Method:
 
 def _score_cam(model: nn.Module, layers: Sequence[str], settings: CamSettings) -> RerunBatch:
     rerun_model = fusion.inference_copy(model)  # re-runs score masked inputs on a conv–BN-fused copy
+    resolver = layouts.Resolver(model, settings.layouts)
     return lambda batch, targets: score.score_cam(
-        model, batch, list(layers), targets, settings.memory_budget_mb, settings.scorecam_top_k, rerun_model
+        model, batch, list(layers), targets, settings.memory_budget_mb, settings.scorecam_top_k, rerun_model,
+        resolver,
     )
 
 
 def _ablation_cam(model: nn.Module, layers: Sequence[str], settings: CamSettings) -> RerunBatch:
     cuts = {layer: ablation.cut_for(model, layer, settings.ablation_strategy) for layer in layers}
+    resolver = layouts.Resolver(model, settings.layouts)
     return lambda batch, targets: {
         layer: ablation.ablation_cam(
             model, batch, layer, targets, settings.memory_budget_mb, cuts[layer],
-            closed_form=settings.ablation_strategy == "auto",
+            closed_form=settings.ablation_strategy == "auto", resolver=resolver,
         )
         for layer in layers
     }

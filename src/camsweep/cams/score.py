@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from camsweep.cams import budget, hooks
+from camsweep.cams import budget, hooks, layouts
 from camsweep.cams.targets import Targets
 
 MASK_EPSILON = 1e-8
@@ -45,13 +45,16 @@ def score_cam(
     memory_budget_mb: float,
     top_k: int | None = None,
     rerun_model: nn.Module | None = None,
+    resolver: layouts.Resolver | None = None,
 ) -> dict[str, torch.Tensor]:
     """Score-CAM maps {layer: (N, h, w)}; one forward pass captures every layer. ``rerun_model`` (default:
-    ``model``) scores the masked inputs, e.g. a fused copy from :func:`camsweep.cams.fusion.inference_copy`."""
+    ``model``) scores the masked inputs, e.g. a fused copy from :func:`camsweep.cams.fusion.inference_copy`;
+    ``resolver`` reads the layers' layouts (default: the rule table and the shapes)."""
     modules = hooks.resolve_layers(model, layers)
     rerun_model = model if rerun_model is None else rerun_model
+    resolver = resolver or layouts.Resolver(model)
     with torch.inference_mode():
-        with hooks.capture(modules) as store:
+        with hooks.capture(modules, resolver, tuple(images.shape[-2:])) as store:
             outputs = model(images)
         for name in layers:
             hooks.check_finite(name, store[name])
