@@ -17,6 +17,7 @@ from camsweep.data.imageset import ImageSet, check_ids
 from camsweep.metrics import classification
 from camsweep.metrics import segmentation as segmentation_metrics
 from camsweep.models import classifiers, pretrained, segmentation, training
+from camsweep.spelling import did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +32,35 @@ def attention_settings(options: dict, class_names: tuple[str, ...]) -> attention
     )
 
 
+def region_parts(options: dict, class_names: tuple[str, ...]) -> dict[int, str]:
+    """train.attention.region_by_class as {label: box part}, its class names checked against the dataset's."""
+    # The schema gives region_by_class no default, so that configs without it keep their recorded options.
+    by_class = options.get("region_by_class") or {}
+    unknown = [name for name in by_class if name not in class_names]
+    if unknown:
+        hint = did_you_mean(unknown[0], class_names)
+        raise ValueError(f"train.attention.region_by_class: {unknown} are not classes of the dataset {list(class_names)}{hint}")
+    return {class_names.index(name): part for name, part in by_class.items()}
+
+
 def attention_regions(split: ImageSet, options: dict, path: str | None) -> np.ndarray:
-    """(N, H, W) regions where the CAM should be: the split's own masks, or a segmenter's prediction."""
+    """(N, H, W) regions where the CAM should be: the split's own masks, or a segmenter's prediction, in
+    ``region_shape``, or per label the part of its box that ``region_by_class`` names."""
     if path is None:
         if not split.has_masks:
             raise ValueError("train.attention.region is 'truth' but the dataset has no masks; name a segmenter instead")
         found = segmented_regions.PredictedRegions(
             masks=split.masks, boxes=split.boxes, union_boxes=regions.boxes_from_masks(split.masks),
-            empty=~split.masks.any(axis=(1, 2)),
+            empty=~split.masks.any(axis=(1, 2)), foreground=split.masks,
         )
     else:
         arrays, _ = io.load_npz(path)
         check_ids(arrays["ids"], split, path)
-        found = segmented_regions.PredictedRegions(arrays["masks"], arrays["boxes"], arrays["union_boxes"], arrays["empty"])
-    return segmented_regions.region_masks(found, options["region_shape"])
+        found = segmented_regions.PredictedRegions(
+            arrays["masks"], arrays["boxes"], arrays["union_boxes"], arrays["empty"], arrays.get("foreground"),
+        )
+    parts = region_parts(options, split.class_names)
+    return segmented_regions.regions_by_label(found, options["region_shape"], split.labels, parts)
 
 
 def normalisation(options: dict, train_set: ImageSet) -> dict:

@@ -1,6 +1,6 @@
-"""A segmenter's predicted regions for one split: the largest component of the predicted foreground, its
-box, and the box around every contour (the attention study's lung box). An empty prediction falls back to the whole image
-(logged, and flagged in ``empty``)."""
+"""A segmenter's predicted regions for one split: the largest component of the predicted foreground, the
+whole foreground (every component), the component's box, and the box around every contour (the attention
+study's lung box). An empty prediction falls back to the whole image (logged, and flagged in ``empty``)."""
 
 import logging
 
@@ -18,6 +18,7 @@ with job_context(globals()) as job:
     split = load_split(job.input.split)
     probabilities = segmentation.predict(model, spec, split.images, job.params.batch_size, device)
     found = segmented_regions.regions_from_masks(segmentation.foreground_masks(probabilities), split.ids)
-    arrays = {"masks": found.masks, "boxes": found.boxes, "union_boxes": found.union_boxes, "empty": found.empty, "ids": split.ids}
+    arrays = {"masks": found.masks, "boxes": found.boxes, "union_boxes": found.union_boxes, "empty": found.empty,
+              "foreground": found.foreground, "ids": split.ids}
     io.save_npz(job.output[0], arrays, io.provenance(dict(job.wildcards.items()), empty=int(found.empty.sum())))
     logging.info("%d images, %d with an empty prediction (whole image used)", len(split), int(found.empty.sum()))
