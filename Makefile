@@ -19,7 +19,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 # The test references imagecorruptions and grad-cam (pytorch-grad-cam, with its ttach) are installed
 # without their dependencies: both require the GUI build of OpenCV, which would put a second cv2 next to
-# opencv-python-headless; everything else they import is already a camsweep dependency.
+# opencv-python-headless; everything else they import is already a camsweep dependency. The test extra
+# includes the timm extra (the study configs' timm backbones); outside tests: pip install -e ".[timm]".
 $(VENV)/.installed-test: $(VENV)/.installed Makefile
 	$(BIN)/pip install --quiet -e ".[test]"
 	$(BIN)/pip install --quiet --no-deps imagecorruptions==1.1.2 grad-cam==1.5.7 ttach==0.0.3

@@ -253,3 +253,45 @@ def test_a_channels_last_layer_inside_a_channels_first_network_is_read_by_its_sh
     expected = reference_gradient_maps(model, layer, images, torch.tensor([0, 1]), lambda a: a.permute(0, 3, 1, 2))
     assert expected["gradcam"].amax() > 0
     torch.testing.assert_close(maps, expected["gradcam"], rtol=1e-4, atol=1e-6 * expected["gradcam"].amax().item())
+
+
+@pytest.mark.parametrize(
+    ("name", "layer", "size", "prefix", "grid"),
+    [
+        ("deit_tiny_distilled_patch16_224", "blocks.11.norm1", 224, 2, 14),  # class + distillation tokens
+        ("vit_small_patch14_reg4_dinov2", "blocks.11.norm1", 56, 5, 4),  # class + 4 register tokens
+        ("pvt_v2_b0", "stages.3.blocks.1", 64, 0, 2),  # a PVT-v2 block: (N, L, C), no prefix
+    ],
+)
+def test_timm_token_layers_read_their_prefix_tokens_from_the_model(name, layer, size, prefix, grid):
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    extra = {"img_size": size} if "dinov2" in name else {}
+    model = timm.create_model(name, pretrained=False, num_classes=3, **extra).eval()
+    images = _inputs(size)
+
+    def to_grid(tokens):
+        return tokens[:, prefix:].reshape(len(tokens), grid, grid, -1).permute(0, 3, 1, 2)
+
+    maps = cams.compute_many(model, images, ["gradcam", "hirescam"], [layer], [0, 1])
+    expected = reference_gradient_maps(model, layer, images, torch.tensor([0, 1]), to_grid)
+    for method in ("gradcam", "hirescam"):
+        assert maps[method][layer].shape == (2, grid, grid) and expected[method].amax() > 0
+        torch.testing.assert_close(maps[method][layer], expected[method], rtol=1e-4,
+                                   atol=1e-5 * expected[method].amax().item())
+
+
+@pytest.mark.parametrize(("layer", "to_grid"), [
+    ("layers.3.blocks.1", lambda a: a.permute(0, 3, 1, 2)),  # a block's output: (N, 7, 7, C)
+    ("layers.3.blocks.1.norm2", lambda a: a.reshape(len(a), 7, 7, -1).permute(0, 3, 1, 2)),  # (N, 49, C) tokens
+])
+def test_timm_swin_blocks_and_their_token_norms_are_read_as_such(layer, to_grid):
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    model = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, num_classes=3).eval()
+    assert model.output_fmt == "NHWC"  # what the rule reads
+    images = _inputs(224)
+    maps = cams.compute(model, images, "gradcam", [layer], [0, 1])[layer]
+    expected = reference_gradient_maps(model, layer, images, torch.tensor([0, 1]), to_grid)
+    assert maps.shape == (2, 7, 7) and expected["gradcam"].amax() > 0
+    torch.testing.assert_close(maps, expected["gradcam"], rtol=1e-4, atol=1e-5 * expected["gradcam"].amax().item())

@@ -76,6 +76,31 @@ def test_semantic_checks(default):
     assert "models.resnet18.architecture: unknown 'resnet19'" in problems(cfg)
 
 
+def test_timm_architectures_are_checked_and_get_their_default_layer(default, monkeypatch):
+    pytest.importorskip("timm")
+    cfg = copy.deepcopy(default)
+    cfg["models"]["xception"] = {"architecture": "timm/legacy_xceptoin", "randomise_from": "conv4", "weights": "imagenet",
+                                 "train": {"epochs": 0}}
+    cfg["figures"]["example_layer"] = None
+    cfg["cams"] |= {"target": "predicted", "layers": {}}
+    message = problems(copy.deepcopy(cfg))
+    assert ("models.xception.architecture: unknown 'timm/legacy_xceptoin': 'legacy_xceptoin' is not a timm model "
+            "(timm.list_models() lists them); did you mean 'timm/legacy_xception'") in message
+    cfg["models"]["xception"]["architecture"] = "legacy_xception"  # without its prefix
+    assert "did you mean 'timm/legacy_xception' (a timm model)?" in problems(copy.deepcopy(cfg))
+    cfg["models"]["xception"]["architecture"] = "timm/legacy_xception"
+    cfg["faithfulness"]["layers"] = ["layer4", "act4"]
+    validated = config.validate(copy.deepcopy(cfg), SCHEMA)
+    assert validated["models"]["xception"]["cam_layers"] == ["act4"]  # Keras Xception's last activation
+    cfg["models"]["xception"]["stem"] = "compact"
+    assert ("models.xception: stem, last_stride and width adaptations apply to torchvision ResNets only, not "
+            "'timm/legacy_xception'") in problems(copy.deepcopy(cfg))
+    del cfg["models"]["xception"]["stem"]
+    monkeypatch.setitem(sys.modules, "timm", None)  # timm not installed
+    assert 'models.xception.architecture: timm architectures (timm/<name>) need the timm package, an optional extra: ' \
+           'pip install -e ".[timm]"' in problems(cfg)
+
+
 def test_snakemake_stops_before_any_job_with_the_message(tmp_path, default):
     default["perturbations"]["motion_blur"] = [2, 6]
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(default))
@@ -216,3 +241,21 @@ def test_per_model_layers_and_s2_method(default):
     cfg["faithfulness"]["layers"] = []
     cfg["studies"] = {"perturbation_robustness": {"enabled": True, "method": "layercam"}}
     assert "studies.perturbation_robustness.method: 'layercam' is not in cams.methods" in problems(cfg)
+
+
+def test_cam_layouts_name_real_layers_and_known_layouts_and_reach_only_their_model(default):
+    cfg = copy.deepcopy(default)
+    cfg["models"]["resnet18"]["cam_layouts"] = {"layer4": "nhwc", "layer9": "nchw"}
+    message = problems(cfg)
+    assert "models.resnet18.cam_layouts.layer9: 'layer9' is not a layer of models.resnet18" in message
+    cfg["models"]["resnet18"]["cam_layouts"] = {"layer4": "tokens:one"}
+    assert "models.resnet18.cam_layouts.layer4: 'tokens:one' does not match" in problems(cfg)
+    cfg["models"]["resnet18"]["cam_layouts"] = {"layer4": "tokens:1", "layer3": "nchw"}
+    validated = config.validate(cfg, SCHEMA)
+    assert config.cam_settings(validated, "resnet18")["layouts"] == {"layer3": "nchw", "layer4": "tokens:1"}
+    # Without cam_layouts the settings are the cams section's alone: other jobs' params do not change.
+    plain = config.validate(copy.deepcopy(default), SCHEMA)
+    assert config.cam_settings(plain, "resnet18") == config.cam_settings(plain) == {
+        "batch_size": plain["cams"]["batch_size"], "memory_budget_mb": plain["cams"]["memory_budget_mb"],
+        "scorecam_top_k": plain["cams"]["scorecam_top_k"],
+    }

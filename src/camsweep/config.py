@@ -2,7 +2,8 @@
 
 Errors name the dotted key at fault and the allowed values (a misspelt key or name also gets the nearest
 valid ones, ``did you mean ...?``), and are all reported at once, before any job runs. A user checkpoint
-(``models.<name>.checkpoint``) must exist when the DAG is built.
+(``models.<name>.checkpoint``) must exist when the DAG is built. The one default the schema cannot express,
+a model's ``cam_layers`` (from its architecture), is filled in too (:func:`fill_cam_layers`).
 """
 
 from __future__ import annotations
@@ -133,14 +134,38 @@ def validate(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     validator = jsonschema.Draft202012Validator(schema)
     problems = sorted({_describe(error) for error in validator.iter_errors(config)})
     if not problems:
-        problems = check_semantics(config)
+        # A config whose default layers cannot be found cannot be checked further (its layers are unknown).
+        problems = fill_cam_layers(config) or check_semantics(config)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     return config
 
 
+def fill_cam_layers(config: dict[str, Any]) -> list[str]:
+    """``models.<name>.cam_layers`` where the config leaves it out: the architecture's default layer
+    (:mod:`camsweep.models.architectures`), written into the config (in place) so that it is a param of
+    every rule that uses it and so reaches the provenance of what they write (a trained model's metrics
+    record its options, each CAM file its layers). Returns the problems: a model whose architecture is
+    unknown, or has no default."""
+    from camsweep.models.architectures import NoDefaultLayer, default_layer
+
+    problems = []
+    for name, model in config["models"].items():
+        if "cam_layers" in model:
+            continue
+        network = _network(model)
+        if isinstance(network, str):
+            problems.append(_model_problem(name, network))
+            continue
+        try:
+            model["cam_layers"] = [default_layer(network, model["architecture"]).layer]
+        except NoDefaultLayer as error:
+            problems.append(f"models.{name}.cam_layers: not set, and {error}")
+    return problems
+
+
 def check_semantics(config: dict[str, Any]) -> list[str]:
-    """Cross-field checks on a schema-valid config; returns the problems found."""
+    """Cross-field checks on a schema-valid config (with :func:`fill_cam_layers` done); returns the problems found."""
     problems = []
     for name, dataset in config["datasets"].items():
         problems.extend(_check_real_dataset(name, dataset))
@@ -169,6 +194,8 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
         problems.extend(_check_checkpoint(name, model))
         sanity_key = f"models.{name}.randomise_from" if model["randomise_from"] else "sanity.randomise_from"
         layer_keys = {sanity_key: randomise_from(config, name)}
+        for layer in model.get("cam_layouts", {}):
+            layer_keys[f"models.{name}.cam_layouts.{layer}"] = layer
         attention = model["train"]["attention"]
         if attention is not None:
             layer_keys[f"models.{name}.train.attention.layer"] = attention["layer"]
@@ -299,11 +326,20 @@ def _check_attention(config: dict[str, Any], key: str, attention: dict[str, Any]
     problems = []
     if attention["region"] != "truth" and attention["region"] not in config["segmenters"]:
         problems.append(f"{key}.region: {attention['region']!r} is neither 'truth' nor a segmenter {sorted(config['segmenters'])}")
+    by_class = attention.get("region_by_class") or {}  # no schema default: see the schema's region_by_class
     for dataset in config["datasets"]:
         classes = configured_classes(config, dataset)
         unknown = [c for c in attention["skip_classes"] if classes is not None and c not in classes]
         if unknown:
             problems.append(f"{key}.skip_classes: {unknown} are not classes of datasets.{dataset} {classes}")
+        unknown = [c for c in by_class if classes is not None and c not in classes]
+        if unknown:
+            hint = did_you_mean(unknown[0], classes)
+            problems.append(f"{key}.region_by_class: {unknown} are not classes of datasets.{dataset} {classes}{hint}")
+    skipped = sorted(set(by_class) & set(attention["skip_classes"]))
+    if skipped:
+        problems.append(f"{key}.region_by_class: {skipped} are also in skip_classes, which gives them no attention "
+                        "term; keep them in one of the two")
     return problems
 
 
@@ -389,37 +425,57 @@ def example_layer(config: dict[str, Any], model: str) -> str:
     return config["figures"]["example_layer"] or cam_layers(config, model, config["figures"]["example_method"])[-1]
 
 
+def cam_settings(config: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+    """The ``camsweep.cams.CamSettings`` fields for ``model`` (a classifier; None: a segmenter): the cams
+    section's, and the model's ``cam_layouts`` where it sets any (absent otherwise, so that the params of
+    jobs without them stay as they were)."""
+    settings = {key: config["cams"][key] for key in ("batch_size", "memory_budget_mb", "scorecam_top_k")}
+    layouts = config["models"][model].get("cam_layouts") if model is not None else None
+    return canonical(settings | ({"layouts": layouts} if layouts else {}))
+
+
 def cam_layers(config: dict[str, Any], model: str, method: str) -> list[str]:
     """The layers explained for ``model`` with ``method``: cams.layers.<method> if set, else cam_layers."""
     return list(config["cams"]["layers"].get(method, config["models"][model]["cam_layers"]))
 
 
-def _module_names(model: dict[str, Any]) -> set[str] | str:
-    """Module names of a configured classifier (built on the meta device: no memory, no weights), or the
-    reason it cannot be built."""
-    import torch
+def _network(model: dict[str, Any]) -> Any:
+    """A configured classifier's module tree (:func:`camsweep.models.classifiers.skeleton`: no weights, on the
+    meta device where it can be), or the reason it cannot be built."""
+    from camsweep.models.classifiers import ClassifierSpec, skeleton, unknown_architecture
 
-    from camsweep.models.classifiers import ClassifierSpec, available_architectures, build
-
-    if model["architecture"] not in available_architectures():
-        valid = available_architectures()
-        return f"architecture: unknown {model['architecture']!r}; valid: {valid}{did_you_mean(model['architecture'], valid)}"
+    try:
+        why = unknown_architecture(model["architecture"])
+    except ImportError as error:  # timm/<name> without timm installed
+        return f"architecture: {error}"
+    if why is not None:
+        return f"architecture: unknown {model['architecture']!r}{why}"
     spec = ClassifierSpec(
         model["architecture"], 2, stem=model["stem"], last_stride=model["last_stride"], width=model["width"]
     )
     try:
-        with torch.device("meta"):
-            network = build(spec)
+        return skeleton(spec)
     except ValueError as error:
         return str(error)
+
+
+def _module_names(model: dict[str, Any]) -> set[str] | str:
+    """Module names of a configured classifier, or the reason it cannot be built."""
+    network = _network(model)
+    if isinstance(network, str):
+        return network
     return {layer for layer, _ in network.named_modules() if layer}
+
+
+def _model_problem(name: str, reason: str) -> str:
+    return f"models.{name}.{reason}" if reason.startswith("architecture") else f"models.{name}: {reason}"
 
 
 def _check_model(name: str, model: dict[str, Any], layer_keys: dict[str, str]) -> list[str]:
     """``layer_keys`` maps a config key to a module name it must name (besides ``cam_layers``)."""
     layers = _module_names(model)
     if isinstance(layers, str):
-        return [f"models.{name}.{layers}" if layers.startswith("architecture") else f"models.{name}: {layers}"]
+        return [_model_problem(name, layers)]
     unknown = [layer for layer in model["cam_layers"] if layer not in layers]
     if unknown:
         return [f"models.{name}.cam_layers: unknown layer(s) {unknown}; valid: {sorted(layers)}{_suggestions(unknown, sorted(layers))}"]

@@ -7,17 +7,11 @@
 # CAM jobs: methods sharing one pass (camsweep.cams registry) run together; re-running methods get a job each.
 SHARED_METHODS = [m for m in CAM_METHODS if m in SHARED_PASS_METHODS]
 RERUN_METHODS = [m for m in CAM_METHODS if m not in SHARED_PASS_METHODS]
-# The config's camsweep.cams.CamSettings fields, in canonical order.
-CAM_SETTINGS = canonical(
-    {
-        key: value
-        for key, value in config["cams"].items()
-        if key in ("batch_size", "memory_budget_mb", "scorecam_top_k")
-    }
-)
+# The config's camsweep.cams.CamSettings fields (segmenters; a classifier's add its cam_layouts).
+CAM_SETTINGS = cam_settings(config)
 CAM_PARAMS = {
     "target": config["cams"]["target"],
-    "settings": CAM_SETTINGS,
+    "settings": lambda wc: cam_settings(config, wc.model),
     "device": config["device"],
 }
 

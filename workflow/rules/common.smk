@@ -8,6 +8,7 @@ import camsweep.shards
 from camsweep.cams import SHARED_PASS_METHODS
 from camsweep.config import (
     cam_layers,
+    cam_settings,
     canonical,
     configured_classes,
     example_layer,

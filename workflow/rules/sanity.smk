@@ -26,7 +26,7 @@ rule sanity_check:
         sanity=lambda wc: canonical(
             config["sanity"] | {"randomise_from": randomise_from(config, wc.model)}
         ),
-        settings=CAM_SETTINGS,
+        settings=lambda wc: cam_settings(config, wc.model),
         seed=config["seed"],
         device=config["device"],
     script:

@@ -6,7 +6,8 @@ Every method works on activations A of shape (N, C, h, w). Layers lay them out i
 * ``nhwc`` — channels last, (N, h, w, C): Swin's stages and blocks (torchvision and timm), the
   LayerNorm inside a ConvNeXt block;
 * ``tokens`` — a sequence (N, L, C) of p prefix tokens (class, distillation, register) followed by the
-  h·w patch tokens in row-major order: ViT, DeiT, the blocks of a PVT-v2 stage (p = 0).
+  h·w patch tokens in row-major order: ViT, DeiT, the blocks of a PVT-v2 stage and timm Swin's norm2
+  (p = 0).
   Written ``tokens:p`` when p is given, ``tokens`` when it is to be found from the shape.
 
 A layer's layout comes from, first to last: the caller's override (``{layer: "nhwc"}``), the rule table
@@ -77,6 +78,8 @@ RULES = (
     Rule("torchvision.models.vision_transformer", "VisionTransformer", tokens=_tokens(1)),
     Rule("torchvision.models.swin_transformer", "SwinTransformer", four_d="nhwc"),
     Rule("torchvision.models", "*", four_d="nchw"),
+    # timm's Swin blocks are channels-last, but run their MLP's LayerNorm (norm2) on (N, h·w, C) tokens.
+    Rule("timm.models.swin_transformer", "SwinTransformer", four_d="nhwc", tokens=_tokens(0)),
     Rule("timm.models.vision_transformer", "VisionTransformer", tokens=_tokens(None)),
     Rule("timm.models.deit", "VisionTransformerDistilled", tokens=_tokens(None)),
     Rule("timm.models.pvt_v2", "PyramidVisionTransformerV2", four_d="nchw", tokens=_tokens(0)),

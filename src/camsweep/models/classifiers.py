@@ -1,7 +1,13 @@
-"""Classifier construction from torchvision architectures, preprocessing and checkpoints."""
+"""Classifier construction from torchvision and timm architectures, preprocessing and checkpoints.
+
+An architecture is a torchvision model name (``resnet50``) or ``timm/<name>`` for any timm classifier
+(``timm/legacy_xception``, ``timm/pvt_v2_b2_li``; ``timm/<name>.<tag>`` picks a pretrained tag). timm is an
+optional extra (``pip install -e ".[timm]"``), imported only when a timm architecture is used (it costs ~2 s).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -15,6 +21,8 @@ from camsweep import io
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STEMS = ("standard", "cifar", "compact")
+TIMM_PREFIX = "timm/"
+TIMM_INSTALL = 'pip install -e ".[timm]"'
 
 
 @dataclass(frozen=True)
@@ -30,14 +38,70 @@ class ClassifierSpec:
     std: tuple[float, float, float] = IMAGENET_STD
 
 
-def available_architectures() -> list[str]:
+def is_timm(architecture: str) -> bool:
+    return architecture.startswith(TIMM_PREFIX)
+
+
+def timm_name(architecture: str) -> str:
+    """``timm/<name>[.<tag>]`` → ``<name>[.<tag>]``, the name ``timm.create_model`` takes."""
+    return architecture.removeprefix(TIMM_PREFIX)
+
+
+def import_timm() -> Any:
+    """The timm module, or an ImportError saying how to install the optional extra."""
+    try:
+        import timm
+    except ImportError as error:
+        raise ImportError(f"timm architectures (timm/<name>) need the timm package, an optional extra: {TIMM_INSTALL} ({error})") from error
+    return timm
+
+
+def available_architectures(include_timm: bool = False) -> list[str]:
+    """torchvision's classifier names; with ``include_timm`` also ``timm/<name>`` for every timm model (imports timm)."""
     import torchvision
 
-    return sorted(torchvision.models.list_models(module=torchvision.models))
+    names = sorted(torchvision.models.list_models(module=torchvision.models))
+    if include_timm:
+        names += [TIMM_PREFIX + name for name in import_timm().list_models()]
+    return names
+
+
+def unknown_architecture(architecture: str) -> str | None:
+    """None for a known architecture, else why it is unknown, to follow its name: ``; valid: [...]; did
+    you mean ...?``. A timm architecture without timm installed raises the ImportError of :func:`import_timm`."""
+    from camsweep.spelling import did_you_mean
+
+    if is_timm(architecture):
+        timm = import_timm()
+        name = timm_name(architecture)
+        base, _, tag = name.partition(".")
+        if not timm.is_model(base):
+            # 1,300 names are too many to list: the nearest ones, and where the list is.
+            hint = did_you_mean(architecture, [TIMM_PREFIX + found for found in timm.list_models()])
+            return f": {base!r} is not a timm model (timm.list_models() lists them){hint}"
+        if tag:
+            try:
+                timm.models.get_pretrained_cfg(name)
+            except RuntimeError:
+                tags = [found.partition(".")[2] for found in timm.list_pretrained(f"{base}.*")]
+                return f": no pretrained tag {tag!r}; valid tags of {base!r}: {tags}{did_you_mean(tag, tags)}"
+        return None
+    valid = available_architectures()
+    if architecture in valid:
+        return None
+    hint = did_you_mean(architecture, valid)
+    try:  # a timm name written without its prefix: point at it (only the error path pays timm's import)
+        import timm
+
+        if timm.is_model(architecture.partition(".")[0]):
+            hint = f"; did you mean {TIMM_PREFIX + architecture!r} (a timm model)?"
+    except ImportError:
+        pass
+    return f"; valid: {valid} or timm/<name> for any timm classifier{hint}"
 
 
 def build(spec: ClassifierSpec) -> nn.Module:
-    """An untrained torchvision classifier for ``spec``.
+    """An untrained torchvision or timm classifier for ``spec``.
 
     ResNet adaptations for small images (the network is otherwise torchvision's own):
 
@@ -47,19 +111,26 @@ def build(spec: ClassifierSpec) -> nn.Module:
       (the "last stride 1" trick for finer CAMs; halves the total stride).
     * ``width``: every stage's channels times ``width`` (torchvision's blocks, module names and
       initialisation); 0.5 costs about a quarter of the compute.
+
+    A timm architecture is ``timm.create_model(name, pretrained=False, num_classes=...)``, unadapted.
     """
     import torchvision
 
-    valid = available_architectures()
-    if spec.architecture not in valid:
-        raise ValueError(f"unknown architecture {spec.architecture!r}; valid: {', '.join(valid)}")
+    why = unknown_architecture(spec.architecture)
+    if why is not None:
+        raise ValueError(f"unknown architecture {spec.architecture!r}{why}")
     if spec.stem not in STEMS:
         raise ValueError(f"unknown stem {spec.stem!r}; valid: {', '.join(STEMS)}")
     if spec.last_stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {spec.last_stride!r}")
+    adapted = spec.stem != "standard" or spec.last_stride != 2 or spec.width != 1.0
+    if is_timm(spec.architecture):
+        if adapted:  # timm's ResNets have other module names and constructors than torchvision's
+            raise ValueError(f"stem, last_stride and width adaptations apply to torchvision ResNets only, not {spec.architecture!r}")
+        return import_timm().create_model(timm_name(spec.architecture), pretrained=False, num_classes=spec.num_classes)
     model = torchvision.models.get_model(spec.architecture, weights=None, num_classes=spec.num_classes)
     is_resnet = all(hasattr(model, name) for name in ("conv1", "maxpool", "layer4"))
-    if (spec.stem != "standard" or spec.last_stride != 2 or spec.width != 1.0) and not is_resnet:
+    if adapted and not is_resnet:
         raise ValueError(f"stem, last_stride and width adaptations apply to ResNets only, not {spec.architecture!r}")
     if spec.width != 1.0:
         _scale_resnet_width(model, spec.width, spec.num_classes)
@@ -72,6 +143,19 @@ def build(spec: ClassifierSpec) -> nn.Module:
             if isinstance(module, nn.Conv2d) and module.stride == (2, 2):
                 module.stride = (1, 1)
     return model
+
+
+@functools.lru_cache(maxsize=32)
+def skeleton(spec: ClassifierSpec) -> nn.Module:
+    """``build(spec)`` for reading its structure (module names, types): on the meta device (no memory, no
+    init cost) where the architecture allows it, else on the CPU without touching the global RNG. Cached:
+    do not modify or run it."""
+    try:
+        with torch.device("meta"):
+            return build(spec)
+    except (NotImplementedError, RuntimeError):  # data copied or read in __init__ (RegNet, timm's drop-path rates)
+        with torch.random.fork_rng(devices=[]):
+            return build(spec)
 
 
 def _scale_resnet_width(model: nn.Module, width: float, num_classes: int) -> None:

@@ -1,4 +1,4 @@
-"""Classifiers that start from given weights: torchvision's ImageNet weights or a user's checkpoint.
+"""Classifiers that start from given weights: torchvision's or timm's ImageNet weights, or a user's checkpoint.
 
 Whatever the start, the result is an ordinary camsweep classifier (a :class:`ClassifierSpec` and a
 ``build(spec)`` model), saved with :func:`camsweep.models.classifiers.save_checkpoint`, so every later
@@ -22,7 +22,16 @@ from torch import nn
 
 from camsweep import seeding
 from camsweep.models import training
-from camsweep.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, ClassifierSpec, build
+from camsweep.models.classifiers import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TIMM_INSTALL,
+    ClassifierSpec,
+    import_timm,
+    is_timm,
+    skeleton,
+    timm_name,
+)
 
 WEIGHTS = ("imagenet",)
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")  # where wrapped checkpoints keep the weights
@@ -31,7 +40,7 @@ _DENSENET_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.
 
 
 class WeightsUnavailable(RuntimeError):
-    """ImageNet weights are neither in the torch hub cache nor downloadable (e.g. no network)."""
+    """ImageNet weights are neither in the cache (torch hub's, or Hugging Face's for timm) nor downloadable (e.g. no network)."""
 
 
 def imagenet_weights(architecture: str) -> Any:
@@ -51,13 +60,16 @@ def weights_cache_path(weights: Any) -> Path:
 
 
 def imagenet_state_dict(architecture: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """(state dict, the 1000 class names) of torchvision's DEFAULT ImageNet weights for ``architecture``.
+    """(state dict, the 1000 class names) of torchvision's DEFAULT ImageNet weights for ``architecture``
+    (for ``timm/<name>``: :func:`timm_state_dict`, timm's pretrained weights and their class names).
 
     The file is read from the torch hub cache (:func:`weights_cache_path`) and downloaded there when
     missing. ``check_hash=True`` as torchvision itself loads them: a download is checked against the hash in
     the file name (torch hub checks only what it downloads, not a file placed by hand). Without network a
     :class:`WeightsUnavailable` says where to put the file.
     """
+    if is_timm(architecture):
+        return timm_state_dict(architecture)
     weights = imagenet_weights(architecture)
     cached = weights_cache_path(weights)
     present = cached.exists()
@@ -81,17 +93,156 @@ def imagenet_state_dict(architecture: str) -> tuple[dict[str, torch.Tensor], lis
     return state, list(weights.meta["categories"])
 
 
+def imagenet_normalisation(architecture: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) the ImageNet weights of ``architecture`` expect: torchvision's ImageNet statistics, or the
+    timm weights' own (pretrained_cfg; e.g. 0.5 for the Inception-style Xception)."""
+    if is_timm(architecture):
+        cfg = timm_pretrained_cfg(architecture)
+        return tuple(float(v) for v in cfg["mean"]), tuple(float(v) for v in cfg["std"])
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
+# timm -----------------------------------------------------------------------------------------------
+# timm resolves a model's pretrained weights (its pretrained_cfg) to a Hugging Face hub id
+# (timm/<name>.<tag>, kept in the Hugging Face cache) or, for a few, to a URL (kept in torch hub's
+# checkpoints folder). Both are read offline from those caches, where a file can also be placed by hand.
+HF_FILES = ("model.safetensors", "pytorch_model.bin")  # what timm looks for in a hub repository, in its order
+
+
+def timm_pretrained_cfg(architecture: str) -> dict[str, Any]:
+    """timm's pretrained_cfg of ``timm/<name>[.<tag>]`` (the default tag when none is given)."""
+    timm = import_timm()
+    cfg = timm.models.get_pretrained_cfg(timm_name(architecture))
+    if cfg is None or not (cfg.hf_hub_id or cfg.url or cfg.file):
+        raise ValueError(f"architecture {architecture!r} has no timm pretrained weights (timm.list_pretrained() lists those that do)")
+    return cfg.to_dict()
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache as huggingface_hub finds it, read now (not at its import): $HF_HUB_CACHE,
+    else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+@dataclass(frozen=True)
+class TimmWeightsFile:
+    kind: str  # hub | url
+    source: str  # the hub id (timm/<name>.<tag>) or the URL
+    path: Path  # where the file is or, when missing, where it belongs
+    present: bool
+    download_url: str
+    cache: str  # which cache, and how to move it (for the message)
+
+
+def timm_weights_file(architecture: str) -> TimmWeightsFile:
+    """Where timm's pretrained weights of ``architecture`` are (or belong) in the offline caches.
+
+    A hub id ``timm/<name>.<tag>``: the Hugging Face cache's ``models--timm--<name>.<tag>/snapshots/<revision>/``
+    with model.safetensors (or pytorch_model.bin), found as huggingface_hub finds it (``refs/main`` names the
+    revision folder; without it the folder is ``main``). A URL: torch hub's ``checkpoints/<URL file name>``."""
+    cfg = timm_pretrained_cfg(architecture)
+    if cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, _, revision = cfg["hf_hub_id"].partition("@")
+        revision = revision or "main"
+        cache = hf_cache_dir()
+        names = [cfg["hf_hub_filename"]] if cfg.get("hf_hub_filename") else list(HF_FILES)
+        url = f"https://huggingface.co/{repo}/resolve/{revision}/{names[0]}"
+        where = "the Hugging Face cache; set HF_HOME to move it: the cache is then $HF_HOME/hub"
+        for name in names:
+            found = try_to_load_from_cache(repo, name, cache_dir=cache, revision=revision)
+            if isinstance(found, str):
+                return TimmWeightsFile("hub", repo, Path(found), True, url, where)
+        path = cache / f"models--{repo.replace('/', '--')}" / "snapshots" / revision / names[0]
+        return TimmWeightsFile("hub", repo, path, False, url, where)
+    if cfg.get("url"):
+        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(cfg["url"]).path)
+        where = "torch hub's cache, torch.hub.get_dir()/checkpoints; set TORCH_HOME to move it: the cache is then $TORCH_HOME/hub/checkpoints"
+        return TimmWeightsFile("url", cfg["url"], path, path.exists(), cfg["url"], where)
+    raise ValueError(f"architecture {architecture!r}: timm's pretrained_cfg names a local file only ({cfg.get('file')}); give it as a checkpoint")
+
+
+def _download(found: TimmWeightsFile, architecture: str) -> Path:
+    """Fetch a missing weights file into its cache, or raise :class:`WeightsUnavailable` naming where it belongs."""
+    try:
+        if found.kind == "hub":
+            from huggingface_hub import hf_hub_download
+
+            # Read now, not at huggingface_hub's import; it saves the 5 retries (~25 s) of a download that cannot work.
+            if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+                raise ConnectionError("HF_HUB_OFFLINE is set")
+
+            revision = found.path.parent.name
+            return Path(hf_hub_download(found.source, found.path.name, revision=revision, cache_dir=hf_cache_dir()))
+        found.path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(found.download_url, str(found.path), progress=False)  # writes a temp file, then moves it
+        return found.path
+    except Exception as error:  # no network: connection errors, timeouts, HTTP errors, offline mode, ...
+        raise WeightsUnavailable(
+            f"timm's pretrained weights of {architecture!r} ({found.source}) are not cached and cannot be downloaded "
+            f"({type(error).__name__}: {error}). Download {found.download_url} by hand and place it at {found.path} "
+            f"({found.cache})."
+        ) from error
+
+
+def timm_state_dict(architecture: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """(state dict, class names) of timm's pretrained weights of ``architecture``, as timm loads them (its
+    checkpoint filter and any custom loader applied), from the offline caches (:func:`timm_weights_file`;
+    downloaded there when missing and the network allows). The class names are timm's ImageNet ones (first
+    synonym: 'tench'), ``class <i>`` for heads timm cannot name."""
+    timm = import_timm()
+    cfg = timm_pretrained_cfg(architecture)
+    found = timm_weights_file(architecture)
+    path = found.path if found.present else _download(found, architecture)
+    # The file as timm's own pretrained_cfg "file": timm applies the model's filter (original → timm keys).
+    # A hub file is in timm's format; only a URL's file may need the model's custom loader (ViT's .npz).
+    custom = bool(cfg.get("custom_load")) and found.kind == "url"
+    try:
+        model = timm.create_model(
+            timm_name(architecture), pretrained=True, num_classes=cfg["num_classes"],
+            pretrained_cfg_overlay={"file": str(path), "custom_load": custom},
+        )
+    except Exception as error:  # a corrupt or foreign file: safetensors, unpickling and key-mismatch errors
+        raise ValueError(
+            f"{path}: not usable timm weights of {architecture!r} ({type(error).__name__}: {error}); delete it and "
+            f"place {found.download_url} there"
+        ) from error
+    return model.state_dict(), timm_class_names(cfg)
+
+
+def timm_class_names(cfg: dict[str, Any]) -> list[str]:
+    from timm.data import ImageNetInfo, infer_imagenet_subset
+
+    count = int(cfg["num_classes"])
+    subset = infer_imagenet_subset(cfg)
+    if subset is None:
+        return [f"class {i}" for i in range(count)]
+    info = ImageNetInfo(subset)
+    return [info.index_to_description(i).split(",")[0].strip() for i in range(count)]
+
+
+def _timm_head(architecture: str) -> str:
+    """The (first) classifier module of a timm architecture, as its pretrained_cfg names it."""
+    cfg = import_timm().models.get_pretrained_cfg(timm_name(architecture))
+    classifier = cfg.classifier if cfg is not None else None
+    if not classifier:
+        raise ValueError(f"architecture {architecture!r}: timm's pretrained_cfg names no classifier module")
+    return classifier if isinstance(classifier, str) else classifier[0]
+
+
 @functools.lru_cache(maxsize=None)
 def head_name(architecture: str) -> str:
     """Module name of the classification head: the last ``nn.Linear`` of the torchvision architecture
-    (``fc`` for ResNets, ``classifier.6`` for VGG, ``heads.head`` for ViT, ...)."""
-    spec = ClassifierSpec(architecture, 1000)
-    try:
-        with torch.device("meta"):  # no memory, no init cost
-            model = build(spec)
-    except NotImplementedError:  # a few (RegNets) copy data in __init__, which meta tensors cannot
-        with torch.random.fork_rng(devices=[]):
-            model = build(spec)
+    (``fc`` for ResNets, ``classifier.6`` for VGG, ``heads.head`` for ViT, ...); a timm architecture's
+    pretrained_cfg ``classifier`` (``fc``, ``head``, ``head.fc``)."""
+    if is_timm(architecture):
+        return _timm_head(architecture)
+    model = skeleton(ClassifierSpec(architecture, 1000))  # meta device where possible: no memory, no init cost
     names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     if not names:
         raise ValueError(f"architecture {architecture!r} has no nn.Linear classification head (e.g. SqueezeNet's is a Conv2d)")
@@ -109,7 +260,7 @@ def head_classes(state_dict: dict[str, torch.Tensor], architecture: str) -> int:
 @dataclass(frozen=True)
 class UserCheckpoint:
     state_dict: dict[str, torch.Tensor]
-    kind: str  # state_dict | wrapped | camsweep | torchscript
+    kind: str  # state_dict | wrapped | camsweep | torchscript | safetensors
     spec: dict[str, Any] | None = None  # a camsweep checkpoint's ClassifierSpec fields
     meta: dict[str, Any] | None = None  # a camsweep checkpoint's meta
 
@@ -136,6 +287,16 @@ def read_user_checkpoint(path: str | os.PathLike, architecture: str) -> UserChec
     """The weights in a user's file for ``architecture``, with what kind of file it was (see :func:`load_user_checkpoint`)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path} (models.<name>.checkpoint) does not exist")
+    if str(path).endswith(".safetensors"):  # timm's and Hugging Face's format: tensors only, by design
+        try:
+            from safetensors.torch import load_file
+        except ImportError as error:
+            raise ImportError(f"{path}: a .safetensors checkpoint needs the safetensors package (timm's extra installs it: {TIMM_INSTALL})") from error
+        try:
+            state = load_file(str(path), device="cpu")
+        except Exception as error:
+            raise ValueError(f"{path}: not a readable safetensors file ({type(error).__name__}: {error})") from error
+        return UserCheckpoint(_strip_data_parallel(state), "safetensors")
     if _is_torchscript(path):
         # A TorchScript archive holds code as well as tensors; torch.load refuses it with weights_only=True.
         # torch.jit.load reads it with TorchScript's own loader (it compiles the code, runs none of it, and
@@ -171,8 +332,9 @@ def read_user_checkpoint(path: str | os.PathLike, architecture: str) -> UserChec
 
 def load_user_checkpoint(path: str | os.PathLike, architecture: str) -> dict[str, torch.Tensor]:
     """The state dict in a user's file for ``architecture``: a plain state dict, a dict holding one under
-    ``state_dict`` / ``model_state_dict`` / ``model``, a camsweep checkpoint (``{"spec", "state_dict", "meta"}``)
-    or a TorchScript archive (its ``state_dict()``); a DataParallel ``module.`` prefix is removed."""
+    ``state_dict`` / ``model_state_dict`` / ``model``, a camsweep checkpoint (``{"spec", "state_dict", "meta"}``),
+    a TorchScript archive (its ``state_dict()``) or a ``.safetensors`` file; a DataParallel ``module.`` prefix
+    is removed."""
     return read_user_checkpoint(path, architecture).state_dict
 
 
@@ -183,10 +345,16 @@ def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) 
         raise ValueError(f"{source}: the weights do not fit the configured model ({error})") from error
 
 
-def _new_head(model: nn.Module, name: str, num_classes: int, seed: int) -> None:
-    old = model.get_submodule(name)
+def _new_head(model: nn.Module, architecture: str, num_classes: int, seed: int) -> None:
+    """A fresh ``num_classes`` head from ``seed``: a new last Linear, or timm's own reset_classifier (it knows
+    its heads: distilled pairs, norms before the head)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seeding.int_seed(seed, "train", "head"))
+        if is_timm(architecture):
+            model.reset_classifier(num_classes)
+            return
+        name = head_name(architecture)
+        old = model.get_submodule(name)
         model.set_submodule(name, nn.Linear(old.in_features, num_classes, bias=old.bias is not None))
 
 
@@ -209,10 +377,11 @@ def initialise_classifier(
     train split); the returned spec is the one of the model as used:
 
     * neither ``weights`` nor ``checkpoint``: :func:`camsweep.models.training.init_model` (seeded random init).
-    * ``weights="imagenet"``: torchvision's ImageNet weights, loaded strictly, with ImageNet mean/std. Without
-      ``finetune`` the 1000-class head stays (the model explains ImageNet classes, named by the weights'
-      categories); with it the head (last ``nn.Linear``) is replaced by a fresh one of the dataset's class
-      count, initialised from ``seed``.
+    * ``weights="imagenet"``: torchvision's ImageNet weights, loaded strictly, with ImageNet mean/std (a
+      ``timm/<name>``: timm's pretrained weights with their pretrained_cfg mean/std). Without ``finetune`` the
+      1000-class head stays (the model explains ImageNet classes, named by the weights' categories); with it
+      the head (last ``nn.Linear``; timm's ``reset_classifier``) is replaced by a fresh one of the dataset's
+      class count, initialised from ``seed``.
     * ``checkpoint``: a user file (:func:`load_user_checkpoint`) loaded strictly into ``build(spec)``; its head
       must predict the dataset's class count. A camsweep checkpoint brings its own mean/std and must match the
       configured architecture, stem and last_stride (and class names, where it records them); any other file
@@ -231,12 +400,13 @@ def initialise_classifier(
         raise ValueError(f"pretrained weights fit the standard stem only, not stem {spec.stem!r}")
     if weights == "imagenet":
         state, categories = imagenet_state_dict(spec.architecture)
-        used = dataclasses.replace(spec, num_classes=len(categories), mean=IMAGENET_MEAN, std=IMAGENET_STD)
+        mean, std = imagenet_normalisation(spec.architecture)
+        used = dataclasses.replace(spec, num_classes=len(categories), mean=mean, std=std)
         model = training.init_model(used, seed)
         _load_strict(model, state, f"ImageNet weights of {spec.architecture!r}")
         if not finetune:
             return InitialClassifier(model, used, tuple(categories), "imagenet", "imagenet")
-        _new_head(model, head_name(spec.architecture), len(class_names), seed)
+        _new_head(model, spec.architecture, len(class_names), seed)
         return InitialClassifier(model, dataclasses.replace(used, num_classes=len(class_names)), class_names, "dataset", "imagenet")
     found = read_user_checkpoint(checkpoint, spec.architecture)
     count = head_classes(found.state_dict, spec.architecture)
