@@ -323,3 +323,22 @@ def test_train_with_attention_checks_regions(tiny):
     with pytest.raises(ValueError, match="unknown layer"):
         training.train(SPEC, *tiny, SETTINGS, seed=0, progress=False,
                        objective=AttentionObjective(AttentionSettings("layer5"), train_set.masks))
+
+
+def test_lambda_table_puts_the_published_values_beside_the_studys_network_only():
+    import pandas as pd
+
+    from camsweep.studies.attention_training import lambda_table
+
+    metrics = {}
+    for metric in lambda_table.METRICS:
+        metrics |= {metric: [0.5, 0.6, 0.7], f"{metric}_low": [0.4, 0.5, 0.6], f"{metric}_high": [0.6, 0.7, 0.8]}
+    classifiers = pd.DataFrame({"study": ["main"] * 3, "dataset": ["x"] * 3, "model": ["pvt", "pvt_ce", "resnet"],
+                                "n": [10] * 3, **metrics})
+    table = lambda_table.lambda_table(
+        classifiers, {"pvt": "adaptive", "pvt_ce": "1", "resnet": "adaptive"},
+        {"pvt": "timm/pvt_v2_b2_li.in1k", "pvt_ce": "timm/pvt_v2_b2_li", "resnet": "resnet50"},
+    )
+    assert list(table["accuracy_published"][:2]) == [0.855, 0.817]  # adaptive, then cross-entropy (λ = 1)
+    assert np.isnan(table["accuracy_published"][2])  # ResNet-50: the published numbers are not its own
+    assert list(table["roc_auc"]) == [0.5, 0.6, 0.7] and list(table["architecture"])[2] == "resnet50"

@@ -107,6 +107,8 @@ rule attention_lambda_table:
         ce_weights={
             model: ce_weight_label(config["models"][model]) for model in LABEL_MODELS
         },
+        # The published values sit beside the study's network only (like for like).
+        architectures={m: config["models"][m]["architecture"] for m in LABEL_MODELS},
     script:
         "../../scripts/attention_lambda_table.py"
 
