@@ -61,11 +61,13 @@ def swin_reshape(tensor):
     return tensor.permute(0, 3, 1, 2)
 
 
-# name: (label, the layer, reshape_transform, pytorch-grad-cam's ablation layer)
+# name: (label, the layer, reshape_transform, pytorch-grad-cam's ablation layer). pytorch-grad-cam has no
+# ablation layer for channels-last outputs: its default zeroes index k of dimension 1, a row of Swin's
+# (N, h, w, C), and fails past h; so Swin's Ablation-CAM has no reference row.
 MODELS = {
     "resnet50": ("ResNet-50", "layer4.2", None, None),
     "vit_b_16": ("ViT-B/16", "encoder.layers.encoder_layer_11.ln_1", vit_reshape, AblationLayerVit),
-    "swin_t": ("Swin-T", "features.7.1.norm2", swin_reshape, None),
+    "swin_t": ("Swin-T", "features.7.1.norm2", swin_reshape, False),
 }
 
 
@@ -99,7 +101,7 @@ def benchmark(name, args):
 
     def theirs(method_class, at=layer):
         options = {"reshape_transform": reshape} if reshape else {}
-        if method_class is pytorch_grad_cam.AblationCAM and ablation_layer is not None:
+        if method_class is pytorch_grad_cam.AblationCAM and ablation_layer:
             options["ablation_layer"] = ablation_layer()
 
         def run():
@@ -113,7 +115,8 @@ def benchmark(name, args):
         ("gradcam", layer, ours("gradcam"), theirs(pytorch_grad_cam.GradCAM), 10, False),
         ("gradcam++", layer, ours("gradcam++"), theirs(pytorch_grad_cam.GradCAMPlusPlus), 10, False),
         ("eigencam", layer, ours("eigencam"), theirs(pytorch_grad_cam.EigenCAM), 10, False),
-        ("ablationcam", layer, ours("ablationcam"), theirs(pytorch_grad_cam.AblationCAM), 5, True),
+        ("ablationcam", layer, ours("ablationcam"),
+         None if ablation_layer is False else theirs(pytorch_grad_cam.AblationCAM), 5, True),
     ]
     if name == "resnet50":
         rows += [
