@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from camsweep.studies.segmentation_ablation import occlusion
-from camsweep.cams import CamSettings, RegionTargets, compute, hooks
+from camsweep.cams import CamSettings, RegionTargets, compute, hooks, layouts
 from camsweep.metrics import localisation, segmentation, stability
 from camsweep import maps as saliency_maps
 from camsweep.models.segmenters import UNet
@@ -169,8 +169,9 @@ def segmenter(scene):
     with torch.no_grad():
         model(preprocess(images))
     model.eval()
-    with hooks.capture({"decoder1": model.decoder1}) as store, torch.no_grad():
-        model(preprocess(images))
+    inputs = preprocess(images)
+    with hooks.capture({"decoder1": model.decoder1}, layouts.Resolver(model), inputs.shape[-2:]) as store, torch.no_grad():
+        model(inputs)
     features = store["decoder1"].permute(0, 2, 3, 1).reshape(-1, 4).double()
     design = torch.cat([features, torch.ones(len(features), 1, dtype=torch.double)], dim=1)
     wanted = torch.from_numpy(np.where(truth.reshape(-1), 4.0, -4.0))[:, None]
