@@ -43,10 +43,11 @@ def kill_at_a_new_stage(workdir, stages, timeout=900):
     deadline = time.time() + timeout
     try:
         while process.poll() is None:
-            hit = [stage for stage in stages if job_started(workdir, stage, since)]
-            if hit:
+            if any(job_started(workdir, stage, since) for stage in stages):
                 time.sleep(0.5)  # into the job's work, not at its first line
-                return hit
+                # Read again: a short job (a tiny perturb) may have started and even finished in that half
+                # second; it ran in this run, and no job of its stage may be left for a later one to kill.
+                return [stage for stage in stages if job_started(workdir, stage, since)]
             assert time.time() < deadline, f"no job of {stages} started within {timeout} s"
             time.sleep(0.1)
         return []
