@@ -19,15 +19,16 @@ FENCE = re.compile(r"^```(?:bash|sh|shell|console)?\n(.*?)^```", re.M | re.S)
 
 
 def documented_commands() -> list[tuple[str, str]]:
-    """(file, command) of every line of a fenced code block that starts with `snakemake `, comments cut."""
-    found = []
+    """(file, command) of every line of a fenced code block that starts with `snakemake `, comments cut; a
+    command documented in several places is dry-run once (the first file that gives it)."""
+    found = {}
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for block in FENCE.findall(path.read_text()):
             for line in block.splitlines():
                 command = line.split(" #", 1)[0].strip()
                 if command.startswith("snakemake "):
-                    found.append((str(path.relative_to(ROOT)), command))
-    return found
+                    found.setdefault(command, str(path.relative_to(ROOT)))
+    return [(source, command) for command, source in found.items()]
 
 
 COMMANDS = documented_commands()
