@@ -53,7 +53,9 @@ def capture(
             view = resolver.view(name, output, size)
             activations = view.to_nchw(output)
             store[name], store.views[name], store.outputs[name] = activations, view, output
-            return view.restore(activations, output).clone()
+            restored = view.restore(activations, output)
+            # nchw/nhwc give back the output itself (or a view of it): copy; tokens are a new tensor already.
+            return restored if view.layout.kind == "tokens" else restored.clone()
 
         return hook
 
