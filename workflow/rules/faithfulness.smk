@@ -1,6 +1,7 @@
 # Faithfulness of each method's maps on the clean test images: average drop / increase in confidence
-# (image × map), insertion and deletion AUC, and the saliency metric (the thresholded map's box,
-# re-classified). Each costs model forwards, so they run on the clean condition and the configured layers.
+# (image × map), insertion and deletion AUC, the saliency metric (the thresholded map's box,
+# re-classified) and ROAD (MoRF / LeRF with noisy linear imputation). Each costs model forwards, so they
+# run on the clean condition and the configured layers.
 
 
 # Per (model, method): the configured faithfulness layers the method has maps for.
@@ -51,6 +52,7 @@ rule score_faithfulness:
         layers=lambda wc: FAITHFULNESS_LAYERS[wc.model, wc.method],
         faithfulness=canonical(config["faithfulness"]),
         metrics=canonical(config["metrics"]),
+        seed=config["seed"],
         device=config["device"],
     script:
         "../scripts/score_faithfulness.py"

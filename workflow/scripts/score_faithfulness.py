@@ -13,7 +13,7 @@ with job_context(globals()) as job:
     check_ids(maps["ids"], inputs.split, job.input.maps)
     frame = faithfulness.per_image_scores(
         inputs.model, inputs.spec, inputs.images(), maps, inputs.split.ids, job.params.layers, options,
-        LocalisationSettings.from_config(job.params.metrics),
+        LocalisationSettings.from_config(job.params.metrics), seed=job.params.seed,
     )
-    params = {**dict(job.wildcards.items()), "layers": list(job.params.layers), **options}
+    params = {**dict(job.wildcards.items()), "layers": list(job.params.layers), "seed": job.params.seed, **options}
     io.save_parquet(job.output[0], frame, io.provenance(params))

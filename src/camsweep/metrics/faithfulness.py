@@ -1,4 +1,5 @@
-"""Model-dependent faithfulness of saliency maps: average drop / increase, insertion / deletion, saliency metric.
+"""Model-dependent faithfulness of saliency maps: average drop / increase, insertion / deletion, saliency metric
+(ROAD, which builds on this module's conventions, lives in :mod:`camsweep.metrics.road`).
 
 Every metric asks the classifier again about images derived from the explained image, so its cost is the
 number of model forwards. All of them are batched in torch: derived images are built ``batch_size`` at a time
@@ -457,16 +458,21 @@ def per_image_scores(
     layers: Sequence[str],
     options: Mapping[str, Any],
     settings: LocalisationSettings,
+    *,
+    seed: int,
 ) -> pd.DataFrame:
-    """Every metric above for each image and layer of one method's maps: columns id, layer, target and
-    ``FAITHFULNESS_COLUMNS``, layer by layer.
+    """Every metric above and ROAD (:mod:`camsweep.metrics.road`) for each image and layer of one method's
+    maps: columns id, layer, target and ``FAITHFULNESS_COLUMNS``, layer by layer.
 
     ``images`` are the uint8 images the maps explain, ``maps`` holds each layer's maps at layer resolution
-    and their ``targets``; ``options`` is the config's ``faithfulness`` section (steps, batch_size and the
-    insertion and deletion canvases). The model sees the perturbed pixels through the second step of its
-    own preprocessing (:func:`camsweep.models.classifiers.normalise`); the saliency metric's boxes come
-    from the thresholded maps (``settings``).
+    and their ``targets``; ``options`` is the config's ``faithfulness`` section (steps, batch_size, the
+    insertion and deletion canvases and ROAD's percentages and noise; ``seed`` and the ids key ROAD's
+    noise). The model sees the perturbed pixels through the second step of its own preprocessing
+    (:func:`camsweep.models.classifiers.normalise`); the saliency metric's boxes come from the thresholded
+    maps (``settings``).
     """
+    from camsweep.metrics import road  # road builds on this module's checks and batching: imported here, not above
+
     model.eval()
     device = module_device(model)
     pixels = classifiers.unit_range(images)
@@ -486,13 +492,17 @@ def per_image_scores(
             deleted = deletion(probabilities, pixels, upsampled, targets, canvas=options["deletion_canvas"], **curves)
             _, boxes = localisation.predicted_regions(saliency_maps.normalise(upsampled), settings)
             saliency = saliency_metric(probabilities, pixels, boxes, targets, batch_size=batch_size)
+            road_curves = road.road(probabilities, pixels, upsampled, targets, **options["road"], seed=seed, ids=ids,
+                                    batch_size=batch_size)
             frames.append(pd.DataFrame({
                 "id": ids.astype(str), "layer": layer, "target": targets.numpy(),
                 "average_drop": change.drop, "increase_in_confidence": change.increase,
                 "insertion_auc": inserted.auc, "deletion_auc": deleted.auc, "saliency_metric": saliency.score,
+                "road_morf": road_curves.morf, "road_lerf": road_curves.lerf, "road_gap": road_curves.gap,
             }))
-            log.info("%s: average drop %.3f, insertion %.3f, deletion %.3f", layer, change.drop.mean(),
-                     inserted.auc.mean(), deleted.auc.mean())
+            log.info("%s: average drop %.3f, insertion %.3f, deletion %.3f, ROAD MoRF %.3f, LeRF %.3f", layer,
+                     change.drop.mean(), inserted.auc.mean(), deleted.auc.mean(), road_curves.morf.mean(),
+                     road_curves.lerf.mean())
     columns = ["id", "layer", "target", *FAITHFULNESS_COLUMNS]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return frame[columns]

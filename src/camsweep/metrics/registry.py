@@ -15,7 +15,10 @@ Needs = Literal["ground_truth", "model", "clean_map"]
 
 
 # The per-image faithfulness scores, in the order of their table columns.
-FAITHFULNESS_COLUMNS = ("average_drop", "increase_in_confidence", "insertion_auc", "deletion_auc", "saliency_metric")
+FAITHFULNESS_COLUMNS = (
+    "average_drop", "increase_in_confidence", "insertion_auc", "deletion_auc", "saliency_metric",
+    "road_morf", "road_lerf", "road_gap",
+)
 
 @dataclass(frozen=True)
 class Metric:
@@ -71,6 +74,12 @@ _METRICS = [
            "area under p_c as the most salient pixels are replaced by a canvas"),
     Metric("saliency_metric", "image", "model", False, "camsweep.metrics.faithfulness",
            "log(max(0.05, box area share)) − log p_c(box crop) (Dabkowski & Gal 2017)"),
+    Metric("road_morf", "image", "model", False, "camsweep.metrics.road",
+           "mean p_c over the percentages with the most relevant pixels removed by noisy linear imputation (ROAD)"),
+    Metric("road_lerf", "image", "model", True, "camsweep.metrics.road",
+           "mean p_c over the percentages with the least relevant pixels removed by noisy linear imputation (ROAD)"),
+    Metric("road_gap", "image", "model", True, "camsweep.metrics.road",
+           "road_lerf − road_morf (Rong et al. 2022; pytorch-grad-cam's ROADCombined is half of it)"),
     Metric("cam_rmse", "image", "clean_map", False, "camsweep.metrics.stability",
            "RMSE between the map and the clean image's map on a 0–255 scale (perturbation robustness)"),
 ]
