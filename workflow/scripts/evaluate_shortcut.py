@@ -1,6 +1,7 @@
 """One shortcut-study model on the three test sets (marker correlated, absent, shuffled): predictions and,
 per image, where its map for the predicted class lies (EPG against box and mask, pointing game, and the
-hard-threshold ratio of the attention term)."""
+hard-threshold ratio of the attention term); and its maps of the shuffled-marker images at the layer's
+resolution, for the figure that sets both trainings' maps side by side."""
 
 import torch
 
@@ -15,7 +16,15 @@ with job_context(globals()) as job:
     device = classifiers.resolve_device(job.params.device)
     model, spec, _ = classifiers.load_checkpoint(job.input.model, device)
     tests = {marker: load_split(path) for marker, path in zip(job.params.markers, job.input.tests, strict=True)}
-    frame = shortcut.evaluate(model, spec, tests, job.params.explain, job.params.threshold, job.params.metrics, device)
+    frame, layer_maps = shortcut.evaluate(
+        model, spec, tests, job.params.explain, job.params.threshold, job.params.metrics, device
+    )
     params = {**dict(job.wildcards.items()), "explain": job.params.explain, "threshold": job.params.threshold}
     class_names = list(tests[job.params.markers[-1]].class_names)
-    io.save_parquet(job.output[0], frame, io.provenance(params, class_names=class_names))
+    io.save_parquet(job.output.frame, frame, io.provenance(params, class_names=class_names))
+    shuffled = frame[frame["marker"] == "shuffled"]
+    io.save_npz(
+        job.output.maps,
+        {"ids": tests["shuffled"].ids, "predictions": shuffled["prediction"].to_numpy(), "maps": layer_maps["shuffled"]},
+        io.provenance(params, class_names=class_names),
+    )

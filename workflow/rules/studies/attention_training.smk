@@ -1,29 +1,41 @@
 # Attention training (docs/studies.md): classifiers trained with a segmentation-driven Grad-CAM attention
 # term at several λ (core rules: train_segmenter, segment_regions, train_classifier), the λ table; and the
 # shortcut demonstration: training images carry a class-coloured marker outside the object, a
-# cross-entropy and an attention model learn them and are tested with the marker as in training, absent,
-# and shuffled to another class. Targets: attention_training; on the default data: demo_shortcut.
+# cross-entropy and an attention model learn them (per seed of shortcut.seeds) and are tested with the marker
+# as in training, absent, and shuffled to another class. Targets: attention_training; on the default data:
+# demo_shortcut.
 from camsweep.studies.attention_training import (
     SHORTCUT_MARKERS,
     SHORTCUT_TRAININGS,
     ce_weight_label,
+    shortcut_seed,
+    shortcut_seed_dir,
+    shortcut_seed_index,
 )
 
 # The shortcut study's two trainings and its three test sets (marker as in training, none, another class's).
 TRAININGS = list(SHORTCUT_TRAININGS)
 MARKERS = list(SHORTCUT_MARKERS)
 SHORTCUT_SPLITS = ["train", "val", *(f"test_{marker}" for marker in MARKERS)]
-SHORTCUT_EVALUATIONS = keyed_artifacts(
-    "results/shortcut/{dataset}/{model}/{training}.parquet",
-    dataset=[SHORTCUT["dataset"]],
-    model=[SHORTCUT["model"]],
-    training=TRAININGS,
-)
+# Every seed index trains both models on the same data; index 0's files sit where a one-seed run keeps them,
+# index k's under seed<k>/ ({seed_dir}).
+SHORTCUT_EVALUATIONS = {
+    f"results/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{shortcut_seed_dir(index)}{training}.parquet": {
+        "dataset": SHORTCUT["dataset"],
+        "model": SHORTCUT["model"],
+        "training": training,
+        "seed_index": index,
+        "seed": shortcut_seed(config["seed"], index),
+    }
+    for training in TRAININGS
+    for index in range(SHORTCUT["seeds"])
+}
 
 
 wildcard_constraints:
     training="|".join(TRAININGS),
     marker="|".join(MARKERS),
+    seed_dir=r"(seed[1-9][0-9]*/)?",
 
 
 # Per (model, training): models.<model> with the attention term on (shortcut.attention) or off.
@@ -38,7 +50,7 @@ SHORTCUT_MODELS = {
     for model in MODELS
     for training in TRAININGS
 }
-# The two trainings' predictions, with their keys for the classification-report table.
+# The two trainings' predictions (seed index 0), with their keys for the classification-report table.
 SHORTCUT_REPORTS = (
     {
         f"results/shortcut/{SHORTCUT['dataset']}/{SHORTCUT['model']}/{training}.parquet": {
@@ -52,10 +64,11 @@ SHORTCUT_REPORTS = (
     if enabled(SHORTCUT)
     else {}
 )
-# The shortcut study's tables (per test set; classification report) and figure.
+# The shortcut study's tables (per test set over seeds and per seed; classification report) and figure.
 SHORTCUT_OUTPUTS = (
     [
         "results/tables/shortcut.csv",
+        "results/tables/shortcut_seeds.csv",
         "results/tables/shortcut_classifiers.csv",
     ]
     + [
@@ -168,13 +181,13 @@ rule train_shortcut:
         val="results/shortcut/{dataset}/data/val.npz",
         test="results/shortcut/{dataset}/data/test_correlated.npz",
     output:
-        model="results/shortcut/{dataset}/{model}/{training}.pt",
-        history="results/shortcut/{dataset}/{model}/{training}.history.csv",
-        metrics="results/shortcut/{dataset}/{model}/{training}.metrics.json",
+        model="results/shortcut/{dataset}/{model}/{seed_dir}{training}.pt",
+        history="results/shortcut/{dataset}/{model}/{seed_dir}{training}.history.csv",
+        metrics="results/shortcut/{dataset}/{model}/{seed_dir}{training}.metrics.json",
     log:
-        log_path("train_shortcut", "dataset", "model", "training"),
+        "results/logs/train_shortcut/{dataset}/{model}/{seed_dir}{training}.log",
     benchmark:
-        benchmark_path("train_shortcut", "dataset", "model", "training")
+        "results/benchmarks/train_shortcut/{dataset}/{model}/{seed_dir}{training}.tsv"
     conda:
         STUDY_ENV
     threads: 4
@@ -184,7 +197,7 @@ rule train_shortcut:
         runtime=60,
     params:
         model=lambda wc: SHORTCUT_MODELS[wc.model, wc.training],
-        seed=config["seed"],
+        seed=lambda wc: shortcut_seed(config["seed"], shortcut_seed_index(wc.seed_dir)),
         device=config["device"],
     script:
         "../../scripts/train_classifier.py"
@@ -192,16 +205,17 @@ rule train_shortcut:
 
 rule evaluate_shortcut:
     input:
-        model="results/shortcut/{dataset}/{model}/{training}.pt",
+        model="results/shortcut/{dataset}/{model}/{seed_dir}{training}.pt",
         tests=expand(
             "results/shortcut/{{dataset}}/data/test_{marker}.npz", marker=MARKERS
         ),
     output:
-        "results/shortcut/{dataset}/{model}/{training}.parquet",
+        frame="results/shortcut/{dataset}/{model}/{seed_dir}{training}.parquet",
+        maps="results/shortcut/{dataset}/{model}/{seed_dir}{training}.maps.npz",
     log:
-        log_path("evaluate_shortcut", "dataset", "model", "training"),
+        "results/logs/evaluate_shortcut/{dataset}/{model}/{seed_dir}{training}.log",
     benchmark:
-        benchmark_path("evaluate_shortcut", "dataset", "model", "training")
+        "results/benchmarks/evaluate_shortcut/{dataset}/{model}/{seed_dir}{training}.tsv"
     conda:
         STUDY_ENV
     resources:
@@ -222,9 +236,14 @@ rule aggregate_shortcut:
     input:
         list(SHORTCUT_EVALUATIONS),
     output:
-        reported(
+        table=reported(
             "results/tables/shortcut.csv",
             "shortcut_table.rst",
+            "Study · Attention training",
+        ),
+        seeds=reported(
+            "results/tables/shortcut_seeds.csv",
+            "shortcut_seeds.rst",
             "Study · Attention training",
         ),
     log:
@@ -244,9 +263,15 @@ rule aggregate_shortcut:
         "../../scripts/aggregate_shortcut.py"
 
 
+# Seed index 0's maps: its files sit at the one-seed paths.
 rule figure_shortcut:
     input:
-        "results/tables/shortcut.csv",
+        table="results/tables/shortcut.csv",
+        test="results/shortcut/{dataset}/data/test_shuffled.npz",
+        maps=expand(
+            "results/shortcut/{{dataset}}/{{model}}/{training}.maps.npz",
+            training=TRAININGS,
+        ),
     output:
         png=reported(
             "results/figures/shortcut/{dataset}/{model}.png",
@@ -263,5 +288,9 @@ rule figure_shortcut:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        trainings=TRAININGS,
+        explain=canonical(SHORTCUT["explain"]),
+        confidence=config["aggregate"]["confidence"],
     script:
         "../../scripts/figure_shortcut.py"
