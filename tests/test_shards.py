@@ -76,6 +76,17 @@ def test_merged_frames_keep_the_layer_by_layer_order():
     assert list(merged["score"]) == [0, 1, 0, 2, 3, 1]
 
 
+def test_merged_sanity_frames_keep_the_variant_step_layer_order():
+    # The randomisation test writes variant by variant, step by step, layer by layer.
+    def frame(ids):
+        groups = [(variant, step, layer) for variant in ("cascading", "independent") for step in (0, 1)
+                  for layer in ("layer3", "layer4")]
+        return pd.DataFrame([{"variant": v, "step": s, "layer": la, "id": i} for v, s, la in groups for i in ids])
+
+    merged = shards.merge_frames([frame(["a", "b"]), frame(["c"])])
+    pd.testing.assert_frame_equal(merged, frame(["a", "b", "c"]))
+
+
 @pytest.mark.pipeline
 @pytest.mark.full
 def test_four_shards_give_the_unsharded_runs_artifacts(tiny_run, tmp_path):
@@ -88,7 +99,8 @@ def test_four_shards_give_the_unsharded_runs_artifacts(tiny_run, tmp_path):
     (tmp_path / "sharded.yaml").write_text(yaml.safe_dump(config))
     per_condition = [f"{kind}/tiny/r18/{method}/gaussian_noise/3.{ext}" for method in ("gradcam", "ablationcam")
                      for kind, ext in (("cams", "npz"), ("metrics", "parquet"), ("metrics", "wsol.npz"))]
-    per_method = ["faithfulness/tiny/r18/gradcam.parquet", "sanity/tiny/r18/ablationcam.parquet"]
+    per_method = ["faithfulness/tiny/r18/gradcam.parquet", "sanity/tiny/r18/ablationcam.parquet",
+                  "sanity/tiny/r18/ablationcam.randomised.npz"]
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
          "--configfile", str(tmp_path / "sharded.yaml"), "--cores", "2",

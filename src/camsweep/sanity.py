@@ -4,6 +4,22 @@ A saliency method that explains the model should produce different maps once the
 parameters are destroyed. The cascading test re-initialises the layers from the output downwards and
 measures how similar each method's maps stay to the trained model's maps.
 
+The cascade (:func:`randomisation_steps`)
+-----------------------------------------
+* **Blocks.** The cascade walks the model's blocks top-down: by default its top-level children that own
+  parameters, in reverse registration order (a ResNet: fc, layer4, layer3, layer2, layer1, bn1, conv1);
+  ``blocks`` names them instead (module or container names, top-down) for models whose top level is
+  coarse (a torchvision ViT: ``encoder.layers.encoder_layer_11``, …). Parameters owned by the model
+  object itself (a torchvision ViT's ``class_token``) lie in no child, so no default block has them.
+* **Steps.** Step 0 re-initialises every parameter-owning module from ``randomise_from`` to the output
+  (the one-step check); its ``block`` label joins the blocks it covers whole, top-down (``fc+layer4``),
+  and adds ``randomise_from`` where the rest of the set is no whole block (with ``blocks=[layer3]``:
+  ``layer4``). Each further step adds the next block not yet covered whole, in order; blocks already
+  covered are skipped.
+* **Variants.** *Cascading*: step k re-initialises step 0's modules and the blocks of steps 1 … k.
+  *Independent*: step k re-initialises block k alone (step 0: step 0's set, as in the cascade). The
+  per-module seeding below gives a block the same random weights at every step and in both variants.
+
 Randomisation (:func:`randomised_copy`)
 ---------------------------------------
 * The user's model is never touched: a deep copy is randomised and returned.
@@ -62,6 +78,7 @@ from __future__ import annotations
 import copy
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -164,15 +181,20 @@ def rank_correlation(first: np.ndarray, second: np.ndarray, absolute: bool = Fal
     first, second = _validated_pair(first, second)
     if absolute:
         first, second = np.abs(first), np.abs(second)
-    count = len(first)
-    ranks_first = rankdata(first.reshape(count, -1), axis=1)
-    ranks_second = rankdata(second.reshape(count, -1), axis=1)
-    # Pearson correlation of the ranks.
-    ranks_first -= ranks_first.mean(axis=1, keepdims=True)
-    ranks_second -= ranks_second.mean(axis=1, keepdims=True)
+    return _correlated_ranks(_centred_ranks(first), _centred_ranks(second))
+
+
+def _centred_ranks(maps: np.ndarray) -> np.ndarray:
+    """Each map's average ranks (ties share their mean rank) minus their mean: (N, H, W) → (N, H·W)."""
+    ranks = rankdata(maps.reshape(len(maps), -1), axis=1)
+    return ranks - ranks.mean(axis=1, keepdims=True)
+
+
+def _correlated_ranks(ranks_first: np.ndarray, ranks_second: np.ndarray) -> np.ndarray:
+    """Per-row Pearson correlation of centred ranks: Spearman's correlation; NaN where a map is constant."""
     norms = np.sqrt((ranks_first**2).sum(axis=1) * (ranks_second**2).sum(axis=1))
     covariance = (ranks_first * ranks_second).sum(axis=1)
-    out = np.full(count, np.nan)
+    out = np.full(len(ranks_first), np.nan)
     np.divide(covariance, norms, out=out, where=norms > 0)
     return np.clip(out, -1.0, 1.0)
 
@@ -254,43 +276,142 @@ def modules_from(model: nn.Module, first: str) -> int:
     raise ValueError(f"no parameter-owning module is or lies inside {first!r}; valid: {', '.join(names)}")
 
 
+# --- the cascade --------------------------------------------------------------------------------------
+
+VARIANTS = ("cascading", "independent")
+
+
+@dataclass(frozen=True)
+class Step:
+    """Step ``index`` of the randomisation test, which adds ``block``: the modules the cascading variant
+    re-initialises (this block and every one above it) and those the independent one does (the block alone)."""
+
+    index: int
+    block: str
+    cascading: tuple[str, ...]
+    independent: tuple[str, ...]
+
+    def modules(self, variant: str) -> tuple[str, ...]:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}")
+        return self.cascading if variant == "cascading" else self.independent
+
+
+def top_level_blocks(model: nn.Module) -> list[str]:
+    """The default blocks: ``model``'s top-level children that own parameters, top-down (reverse registration
+    order, the reverse forward order for torchvision classifiers)."""
+    return [name for name, child in reversed(list(model.named_children())) if next(child.parameters(), None) is not None]
+
+
+def block_modules(model: nn.Module, block: str) -> list[str]:
+    """The parameter-owning modules that are ``block`` or lie inside it, in ``named_modules()`` order."""
+    return [name for name in parametrised_module_names(model) if name == block or name.startswith(block + ".")]
+
+
+def randomisation_steps(model: nn.Module, randomise_from: str, blocks: Sequence[str] | None = None) -> list[Step]:
+    """The steps of the test (module docstring): step 0 from ``randomise_from`` to the output, then one per
+    block of ``blocks`` (top-down; None: :func:`top_level_blocks`) not already covered whole."""
+    names = parametrised_module_names(model)
+    first = tuple(names[len(names) - modules_from(model, randomise_from) :])
+    blocks = top_level_blocks(model) if blocks is None else list(blocks)
+    members = {block: block_modules(model, block) for block in blocks}
+    empty = [block for block, inside in members.items() if not inside]
+    if empty:
+        valid = [name for name, module in model.named_modules() if name and next(module.parameters(), None) is not None]
+        raise ValueError(f"blocks {empty} are not modules that own parameters; valid: {', '.join(valid)}")
+    done = set(first)
+    above = [block for block in blocks if done.issuperset(members[block])]
+    starts_inside = bool(done.difference(*(members[block] for block in above))) and randomise_from not in above
+    steps = [Step(0, "+".join(above + [randomise_from] * starts_inside), first, first)]
+    for block in blocks:
+        if done.issuperset(members[block]):
+            continue
+        done.update(members[block])
+        steps.append(Step(len(steps), block, tuple(name for name in names if name in done), tuple(members[block])))
+    return steps
+
+
 # --- the test of one method ---------------------------------------------------------------------------
 
 
-def randomisation_scores(
+def _energy_pointing_games(split: ImageSet, stack: np.ndarray) -> dict[str, np.ndarray]:
+    """The energy pointing game of upsampled maps (N, H, W) on boxes and on masks; NaN for empty regions.
+    It needs no threshold: no localisation settings here."""
+    box_regions = regions.boxes_to_masks(split.boxes, stack.shape[1:])
+    normalised = saliency_maps.normalise(stack)
+    games = {}
+    for kind, truth in (("box", box_regions), ("mask", split.masks)):
+        energy = localisation.energy_pointing_game(normalised, truth)
+        games[kind] = np.where(truth.any(axis=(1, 2)), energy, np.nan)
+    return games
+
+
+def _similarity_rows(
+    split: ImageSet,
+    trained: Mapping[str, np.ndarray],
+    trained_ranks: Mapping[str, np.ndarray],
+    trained_games: Mapping[str, Mapping[str, np.ndarray]],
+    random_maps: Mapping[str, np.ndarray],
+) -> pd.DataFrame:
+    """One row per (layer, image): :func:`map_similarity` of the upsampled ``trained`` maps (their ranks and,
+    if the split has masks, energy pointing games computed once for every step) and the randomised model's
+    layer-resolution ``random_maps``."""
+    frames = []
+    for layer, trained_stack in trained.items():
+        random = saliency_maps.upsample(random_maps[layer], trained_stack.shape[1:])
+        similarity = ssim(trained_stack, random)  # first: it refuses NaN maps
+        frame = pd.DataFrame({"id": split.ids.astype(str), "layer": layer,
+                              "rank_correlation": _correlated_ranks(trained_ranks[layer], _centred_ranks(random)),
+                              "ssim": similarity})
+        if split.has_masks:
+            for model_name, games in (("trained", trained_games[layer]),
+                                      ("randomised", _energy_pointing_games(split, random))):
+                for kind in ("box", "mask"):
+                    frame[f"energy_pg_{kind}_{model_name}"] = games[kind]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def randomisation_test(
     model: nn.Module,
     inputs: torch.Tensor,
     split: ImageSet,
     trained_maps: Mapping[str, np.ndarray],
     method: str,
     layers: Sequence[str],
-    top: int,
+    steps: Sequence[Step],
     seed: int,
     settings: cams.CamSettings = cams.CamSettings(),
-) -> pd.DataFrame:
-    """One row per (image, layer): :func:`map_similarity` of the trained model's maps (``trained_maps``,
-    each layer's maps and the explained ``targets``) and ``method``'s maps of the model with its last
-    ``top`` parameter-owning modules randomised (seeded by ``seed``), both upsampled to the images; with
-    ground truth, also each model's energy pointing game on boxes and masks. ``inputs`` are the
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Every step of both variants for ``method``: one row per (variant, step, layer, image) with
+    :func:`map_similarity` of the trained model's maps (``trained_maps``: each layer's maps and the explained
+    ``targets``) and the maps of the model with the step's modules re-initialised (seeded by ``seed``), both
+    upsampled to the images; with ground truth, also each model's energy pointing game on boxes and masks.
+    Returns the rows and the step-0 randomised maps ``{layer: float32 (N, h, w)}``. ``inputs`` are the
     preprocessed images of ``split``."""
     device = module_device(model)
-    randomised = randomised_copy(model, top=top, seed=seed).to(device)
     targets = trained_maps["targets"]  # explain the same class with both models
-    random_maps = cams.compute(randomised, inputs, method, list(layers), targets, settings=settings)
     size = split.images.shape[1:3]
-    box_regions = regions.boxes_to_masks(split.boxes, size) if split.has_masks else None
+    trained = {layer: saliency_maps.upsample(trained_maps[layer], size) for layer in layers}
+    trained_ranks = {layer: _centred_ranks(trained[layer]) for layer in layers}
+    trained_games = {layer: _energy_pointing_games(split, trained[layer]) for layer in layers} if split.has_masks else {}
+    # Rows by module set: step 0 is the same in both variants. A baseline map knows nothing of the weights,
+    # so one computation serves every step.
+    model_free = cams.registry.get(method).baseline
+    rows: dict[tuple[str, ...], pd.DataFrame] = {}
+    first_maps: dict[str, np.ndarray] = {}
     frames = []
-    for layer in layers:
-        trained = saliency_maps.upsample(trained_maps[layer], size)
-        random = saliency_maps.upsample(random_maps[layer].numpy(), size)
-        frame = pd.DataFrame({"id": split.ids.astype(str), "layer": layer})
-        for name, values in map_similarity(trained, random).items():
-            frame[name] = values
-        if split.has_masks:  # energy pointing games need no threshold: no localisation settings here
-            for model_name, stack in (("trained", trained), ("randomised", random)):
-                normalised = saliency_maps.normalise(stack)
-                for kind, truth in (("box", box_regions), ("mask", split.masks)):
-                    energy = localisation.energy_pointing_game(normalised, truth)
-                    frame[f"energy_pg_{kind}_{model_name}"] = np.where(truth.any(axis=(1, 2)), energy, np.nan)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    for variant in VARIANTS:
+        for step in steps:
+            modules = steps[0].cascading if model_free else step.modules(variant)
+            if modules not in rows:
+                randomised = randomised_copy(model, modules=modules, seed=seed).to(device)
+                computed = cams.compute(randomised, inputs, method, list(layers), targets, settings=settings)
+                random_maps = {layer: stack.numpy().astype(np.float32) for layer, stack in computed.items()}
+                if step.index == 0:
+                    first_maps = random_maps
+                rows[modules] = _similarity_rows(split, trained, trained_ranks, trained_games, random_maps)
+            frames.append(rows[modules].assign(variant=variant, step=step.index, block=step.block))
+    frame = pd.concat(frames, ignore_index=True)
+    leading = ["variant", "step", "block"]
+    return frame[leading + [column for column in frame.columns if column not in leading]], first_maps

@@ -87,12 +87,18 @@ def merge_npz(paths: Sequence[str | os.PathLike]) -> tuple[dict[str, np.ndarray]
     return merged, merged_provenance([meta for _, meta in loaded], [str(p) for p in paths])
 
 
+# Columns a whole-split job groups its rows by (the sanity test: variant, step, then layer), outermost first.
+GROUP_COLUMNS = ("variant", "step", "layer")
+
+
 def merge_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate per-image tables of shards; rows stay grouped by layer as a whole-split job writes
-    them (layer by layer, images in order within each)."""
+    """Concatenate per-image tables of shards; rows stay grouped as a whole-split job writes them (by the
+    :data:`GROUP_COLUMNS` it has, in the first shard's order, e.g. layer by layer; images in order within)."""
     merged = pd.concat(frames, ignore_index=True)
-    if "layer" not in merged:
+    columns = [column for column in GROUP_COLUMNS if column in merged]
+    if not columns:
         return merged
-    order = {layer: rank for rank, layer in enumerate(pd.unique(frames[0]["layer"]))}
-    rank = merged["layer"].map(order)
-    return merged.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+    groups = list(dict.fromkeys(frames[0][columns].itertuples(index=False, name=None)))
+    order = {group: rank for rank, group in enumerate(groups)}
+    rank = np.array([order[group] for group in merged[columns].itertuples(index=False, name=None)])
+    return merged.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)

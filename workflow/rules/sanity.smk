@@ -1,5 +1,6 @@
-# Sanity check (Adebayo et al. 2018): maps of the trained model vs a model whose top layers are
-# re-initialised, on the clean test images, per CAM method.
+# Model-randomisation test (Adebayo et al. 2018): maps of the trained model vs copies whose blocks are
+# re-initialised from the top down (cascading) or one at a time (independent), on the clean test images,
+# per CAM method; the step-0 randomised maps are kept as a maps file.
 
 
 rule sanity_check:
@@ -10,7 +11,8 @@ rule sanity_check:
         maps=per_image_path("results/cams/{dataset}/{model}/{method}/none/0.npz"),
         split="results/data/{dataset}/test.npz",
     output:
-        per_image_path("results/sanity/{dataset}/{model}/{method}.parquet"),
+        scores=per_image_path("results/sanity/{dataset}/{model}/{method}.parquet"),
+        maps=per_image_path("results/sanity/{dataset}/{model}/{method}.randomised.npz"),
     log:
         log_path("sanity_check", "dataset", "model", "method", *SHARD_WILDCARDS),
     benchmark:
@@ -23,8 +25,12 @@ rule sanity_check:
         runtime=60,
     params:
         layers=lambda wc: cam_layers(config, wc.model, wc.method),
+        # Not the threshold: the job does not depend on it.
         sanity=lambda wc: canonical(
-            config["sanity"] | {"randomise_from": randomise_from(config, wc.model)}
+            {
+                "randomise_from": randomise_from(config, wc.model),
+                "blocks": sanity_blocks(config, wc.model),
+            }
         ),
         settings=lambda wc: cam_settings(config, wc.model),
         seed=config["seed"],
@@ -48,6 +54,11 @@ rule aggregate_sanity:
         table=reported(
             "results/tables/sanity.csv",
             "sanity.rst",
+            "Core · 5 Faithfulness and sanity",
+        ),
+        cascade=reported(
+            "results/tables/cascading_randomisation.csv",
+            "cascading_randomisation_table.rst",
             "Core · 5 Faithfulness and sanity",
         ),
     log:

@@ -93,14 +93,16 @@ if SHARDED:
     rule merge_sanity_shards:
         input:
             scores=shard_files("results/sanity/{dataset}/{model}/{method}.parquet"),
+            maps=shard_files("results/sanity/{dataset}/{model}/{method}.randomised.npz"),
         output:
             scores="results/sanity/{dataset}/{model}/{method}.parquet",
+            maps="results/sanity/{dataset}/{model}/{method}.randomised.npz",
         log:
             log_path("merge_sanity_shards", "dataset", "model", "method"),
         conda:
             ENV
         resources:
-            mem_mb=1000,
+            mem_mb=2000,
             runtime=5,
         script:
             "../scripts/merge_shards.py"

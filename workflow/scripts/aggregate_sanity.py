@@ -1,5 +1,6 @@
-"""Sanity-check table: per method and layer, similarity of trained and randomised maps and their
-energy pointing games, with bootstrap CIs; ``fails_check`` flags maps that barely change."""
+"""Model-randomisation tables, with bootstrap CIs: the check (step 0: per method and layer, similarity of
+trained and randomised maps and their energy pointing games; ``fails_check`` flags maps that barely change)
+and the cascading and independent test (per method, layer, variant and step)."""
 
 import pandas as pd
 
@@ -12,5 +13,6 @@ with job_context(globals()) as job:
         frames.append(pd.read_parquet(path).assign(**keys))
     frame = pd.concat(frames, ignore_index=True)
     settings = stats.BootstrapSettings(job.params.aggregate["bootstrap_resamples"], job.params.aggregate["confidence"])
-    table = tables.sanity_table(frame, settings, job.params.seed, job.params.threshold)
-    io.save_csv(job.output.table, table)
+    io.save_csv(job.output.table, tables.sanity_table(frame, settings, job.params.seed, job.params.threshold))
+    io.save_csv(job.output.cascade,
+                tables.cascading_randomisation_table(frame, settings, job.params.seed, job.params.threshold))

@@ -1,4 +1,5 @@
-"""Model-randomisation test for one method: maps of the trained and of a top-randomised model, compared."""
+"""Model-randomisation test for one method: maps of the trained model and of randomised copies, compared at
+every step of the cascading and the independent variant; the step-0 randomised maps are kept as a maps file."""
 
 import logging
 
@@ -11,12 +12,20 @@ with job_context(globals()) as job:
     trained_maps, _ = io.load_npz(job.input.maps)
     check_ids(trained_maps["ids"], inputs.split, job.input.maps)
     method, layers = job.wildcards.method, list(job.params.layers)
-    top = sanity.modules_from(inputs.model, job.params.sanity["randomise_from"])
-    frame = sanity.randomisation_scores(
-        inputs.model, inputs.preprocessed(), inputs.split, trained_maps, method, layers, top, job.params.seed,
+    options = job.params.sanity
+    steps = sanity.randomisation_steps(inputs.model, options["randomise_from"], options["blocks"])
+    frame, randomised_maps = sanity.randomisation_test(
+        inputs.model, inputs.preprocessed(), inputs.split, trained_maps, method, layers, steps, job.params.seed,
         cams.CamSettings(**job.params.settings),
     )
-    params = {**dict(job.wildcards.items()), "layers": layers, "randomised_modules": top, **job.params.sanity}
-    io.save_parquet(job.output[0], frame, io.provenance(params))
-    logging.info("%s: randomised the top %d parameter-owning modules; mean rank correlation %s", method, top,
-                 frame.groupby("layer")["rank_correlation"].mean().round(3).to_dict())
+    params = {**dict(job.wildcards.items()), "layers": layers, "randomised_modules": list(steps[0].cascading),
+              **options}
+    io.save_parquet(job.output.scores, frame, io.provenance(params))
+    # Written as the CAM stage writes a maps file, so that the scoring code reads it like one.
+    io.save_npz(job.output.maps, {**randomised_maps, "ids": inputs.split.ids, "targets": trained_maps["targets"]},
+                io.provenance(params, layers=layers))
+    for step in steps:
+        logging.info("step %d (%s): %d modules cascading, %d independent", step.index, step.block,
+                     len(step.cascading), len(step.independent))
+    logging.info("%s: mean rank correlation per variant, step and layer:\n%s", method,
+                 frame.groupby(["variant", "step", "layer"])["rank_correlation"].mean().round(3).unstack().to_string())
