@@ -40,6 +40,7 @@ include: "workflow/rules/faithfulness.smk"
 include: "workflow/rules/sanity.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/reliability.smk"
 include: "workflow/rules/figures.smk"
 # Study wings (docs/studies.md): each reuses core rules, adds its own, and registers its outputs.
 include: "workflow/rules/studies/segmentation_ablation.smk"

@@ -15,11 +15,15 @@ SCHEMA = config.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
 
 
 def test_built_in_methods_their_kinds_and_order():
-    assert cams.METHODS == ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam", "scorecam", "ablationcam")
-    assert cams.SHARED_PASS_METHODS == ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam")
+    assert cams.METHODS == ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam", "scorecam",
+                            "ablationcam", "random", "centre", "uniform")
+    assert cams.SHARED_PASS_METHODS == ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam",
+                                        "random", "centre", "uniform")
     assert cams.RERUN_METHODS == ("scorecam", "ablationcam")
     assert cams.GRADIENT_METHODS == ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam")
-    assert [name for name in cams.METHODS if not registry.get(name).needs_targets] == ["eigencam"]
+    assert cams.BASELINES == ("random", "centre", "uniform")
+    assert [name for name in cams.METHODS if not registry.get(name).needs_targets] == [
+        "eigencam", "random", "centre", "uniform"]
 
 
 def test_the_schema_takes_its_method_enums_from_the_registry():
@@ -83,7 +87,7 @@ def test_a_registered_method_is_dispatched_without_touching_anything_else(toy_me
     alone = cams.compute(model, images, "gradcam", ["features"], [0, 1, 0])["features"]
     assert torch.equal(maps["gradcam"]["features"], alone)  # the shared pass is unchanged by its new neighbour
     assert cams.compute(model, images, "constant", ["features"], None)["features"].shape == (3, 5, 7)  # class-agnostic
-    with pytest.raises(ValueError, match="targets are required for every method except eigencam, constant"):
+    with pytest.raises(ValueError, match="targets are required for every method except eigencam, random, centre, uniform, constant"):
         cams.compute(model, images, "logit", ["features"], None)
 
 

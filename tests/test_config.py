@@ -259,3 +259,18 @@ def test_cam_layouts_name_real_layers_and_known_layouts_and_reach_only_their_mod
         "batch_size": plain["cams"]["batch_size"], "memory_budget_mb": plain["cams"]["memory_budget_mb"],
         "scorecam_top_k": plain["cams"]["scorecam_top_k"],
     }
+
+
+def test_baselines_join_the_methods_and_are_validated(default):
+    validated = config.validate(copy.deepcopy(default), SCHEMA)
+    assert config.cam_methods(validated) == ["gradcam", "gradcam++", "ablationcam", "random", "centre", "uniform"]
+    cfg = copy.deepcopy(default)
+    cfg["cams"]["methods"] = ["gradcam", "random"]  # a baseline among the methods is not repeated
+    cfg["cams"]["layers"] = {"centre": ["layer4"]}  # and a baseline may have its own layers
+    assert config.cam_methods(config.validate(cfg, SCHEMA)) == ["gradcam", "random", "centre", "uniform"]
+    cfg = copy.deepcopy(default)
+    cfg["cams"]["baselines"] = ["random", "gradcam"]
+    assert "cams.baselines.1: 'gradcam' is not allowed; valid: ['random', 'centre', 'uniform']" in problems(cfg)
+    cfg = copy.deepcopy(default)
+    cfg["cams"]["baselines"] = []
+    assert config.cam_methods(config.validate(cfg, SCHEMA)) == ["gradcam", "gradcam++", "ablationcam"]

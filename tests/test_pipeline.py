@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from camsweep import tables
+from camsweep import io, tables
+
+BASELINES = ("random", "centre", "uniform")
 
 pytestmark = pytest.mark.pipeline
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +46,8 @@ def test_every_table_and_figure_is_produced(tiny_run):
     clean = classification.iloc[0]
     assert clean["delta_auc"] == 0 and clean["n"] == 12
     cam = pd.read_csv(results / "tables/cam_metrics.csv")
-    # (4 methods × 2 layers + scorecam on layer4 only) × conditions × scores
-    assert len(cam) == (4 * 2 + 1) * 4 * len(tables.SCORE_COLUMNS)
+    # (4 methods and 3 baselines × 2 layers + scorecam on layer4 only) × conditions × scores
+    assert len(cam) == (7 * 2 + 1) * 4 * len(tables.SCORE_COLUMNS)
     assert set(cam.loc[cam["method"] == "scorecam", "layer"]) == {"layer4"}
     rmse = cam[(cam["metric"] == "cam_rmse") & (cam["perturbation"] == "none")]
     assert (rmse["mean"] == 0).all()
@@ -59,12 +61,34 @@ def test_every_table_and_figure_is_produced(tiny_run):
     assert set(wsol["metric"]) == {"max_box_acc_0.3", "max_box_acc_0.5", "max_box_acc_0.7", "max_box_acc_v2", "pxap"}
     assert wsol["value"].between(0, 1).all() and (wsol["n"] == 12).all()
     faithfulness = pd.read_csv(results / "tables/faithfulness.csv")
-    assert set(faithfulness["layer"]) == {"layer4"} and len(faithfulness) == 5 * 5  # methods × scores
+    assert set(faithfulness["layer"]) == {"layer4"} and len(faithfulness) == 8 * 8  # methods and baselines × scores
     sanity = pd.read_csv(results / "tables/sanity.csv")
-    assert set(sanity["method"]) == {"gradcam", "gradcam++", "eigencam", "scorecam", "ablationcam"}
+    assert set(sanity["method"]) == {"gradcam", "gradcam++", "eigencam", "scorecam", "ablationcam", *BASELINES}
+    ignores_the_model = sanity[(sanity["method"] == "random") & (sanity["metric"] == "rank_correlation")]
+    assert (ignores_the_model["mean"] == 1).all() and ignores_the_model["fails_check"].all()
+    cascade = pd.read_csv(results / "tables/cascading_randomisation.csv")
+    blocks = cascade.drop_duplicates("step").sort_values("step")["block"].tolist()
+    assert blocks == ["layer4", "layer3"]  # models.r18.blocks
+    assert len(cascade) == len(sanity) // sanity["metric"].nunique() * 2 * len(blocks)  # × variants × steps
+    step0 = cascade[(cascade["variant"] == "cascading") & (cascade["step"] == 0)].set_index(["method", "layer"])
+    verdicts = sanity.drop_duplicates(["method", "layer"]).set_index(["method", "layer"])["fails_check"]
+    pd.testing.assert_series_equal(step0["fails_check"].loc[verdicts.index], verdicts)  # the check is step 0
+    randomised, _ = io.load_npz(results / "sanity/tiny/r18/gradcam.randomised.npz")
+    assert set(randomised) == {"layer3", "layer4", "ids", "targets"} and len(randomised["ids"]) == 12
     comparisons = pd.read_csv(results / "tables/method_comparisons.csv")
-    assert comparisons["p_holm"].dropna().between(0, 1).all() and (comparisons["method_a"] < comparisons["method_b"]).all()
-    for figure in ("training", "classification", "stability", "box_vs_mask", "examples"):
+    assert comparisons["p_holm"].dropna().between(0, 1).all()
+    between_methods = comparisons[~comparisons["versus_baseline"]]
+    assert (between_methods["method_a"] < between_methods["method_b"]).all()
+    versus = comparisons[comparisons["versus_baseline"]]  # each method against each baseline, never two baselines
+    assert set(versus["method_b"]) == set(BASELINES) and not versus["method_a"].isin(BASELINES).any()
+    reliability = pd.read_csv(results / "tables/metric_reliability.csv")
+    assert set(reliability["method"]) == {"gradcam", "gradcam++", "eigencam", "scorecam", "ablationcam"}
+    assert {"energy_pg_mask", "insertion_auc", "road_morf"} <= set(reliability["metric"])
+    for other in ("randomised", *BASELINES):
+        assert reliability[f"separation_{other}"].dropna().between(-1, 1).all()
+    assert (reliability.loc[reliability["metric"] == "energy_pg_mask", "n_randomised"] == 12).all()
+    for figure in ("training", "classification", "stability", "box_vs_mask", "examples", "cascading_randomisation",
+                   "metric_reliability"):
         for ext in ("png", "pdf"):
             assert (results / f"figures/tiny/r18/{figure}.{ext}").stat().st_size > 1000
     for figure in ("s1/useg/ablationcam", "s1/useg/gradcam", "s1/useg/occlusion", "shortcut/tiny/r18"):
@@ -117,6 +141,15 @@ def test_shortcut_and_classifier_reports(tiny_run):
     absent = frame[frame["marker"] == "absent"]
     row = shortcut[(shortcut["training"] == "attention") & (shortcut["marker"] == "absent")].iloc[0]
     assert row["accuracy"] == pytest.approx(absent["correct"].mean()) and row["n"] == 12
+    # One seed: its own row and image-bootstrap interval; discriminant power is finite (corrected).
+    assert (shortcut["seeds"] == 1).all() and (shortcut["ci_over"] == "images").all()
+    assert np.isfinite(shortcut["discriminant_power"]).all()
+    per_seed = pd.read_csv(results / "tables/shortcut_seeds.csv")
+    assert (per_seed["seed_index"] == 0).all() and (per_seed["seed"] == 3).all()
+    pd.testing.assert_frame_equal(per_seed.drop(columns=["seed_index", "seed"]),
+                                  shortcut.drop(columns=["seeds", "ci_over"]), check_dtype=False)
+    maps = np.load(results / "shortcut/tiny/r18/attention.maps.npz")
+    assert maps["ids"].tolist() == frame.loc[frame["marker"] == "shuffled", "id"].tolist() and maps["maps"].shape == (12, 4, 4)
     assert row["energy_pg_mask"] == pytest.approx(absent["energy_pg_mask"].mean(), rel=1e-5)
     history = pd.read_csv(results / "shortcut/tiny/r18/attention.history.csv")
     assert {"ce_weight", "attention_loss", "train_hard_ratio"} <= set(history.columns)
@@ -173,7 +206,8 @@ def test_report_holds_every_figure_and_the_main_tables_by_stage_and_study(tiny_r
     html = (tiny_run / "report.html").read_text(errors="ignore")
     for caption_words in ("Training curves", "ROC-AUC", "Explanation stability", "tight ground-truth box", "One test image",
                           "re-runs only the decoder", "occlusion study", "Shortcut demonstration",
-                          "Paired Wilcoxon signed-rank", "the study's Table 1", "Dice and IoU on its test split"):
+                          "Paired Wilcoxon signed-rank", "the study's Table 1", "Dice and IoU on its test split",
+                          "Cascading model randomisation", "How far each metric can be trusted"):
         assert caption_words in html, caption_words
     for category in ("Core · 1 Training", "Core · 3 Localisation", "Core · 5 Faithfulness and sanity",
                      "Study · Segmentation ablation", "Study · Attention training", "Study · Box versus mask"):
@@ -185,10 +219,10 @@ def test_same_config_gives_byte_identical_tables_and_figures(tiny_run, tmp_path)
     shutil.copy(ROOT / "tests/data/tiny.yaml", tmp_path / "tiny.yaml")
     snakemake(tmp_path)
     tables_made = sorted(path.name for path in (tiny_run / "results/tables").glob("*.csv"))
-    assert len(tables_made) == 15
+    assert len(tables_made) == 18
     for table in tables_made:
         assert (tmp_path / "results/tables" / table).read_bytes() == (tiny_run / "results/tables" / table).read_bytes(), table
     figures = sorted(path.relative_to(tiny_run) for path in (tiny_run / "results/figures").rglob("*.p[nd][gf]"))
-    assert len(figures) == 18  # 9 figures, PNG and PDF
+    assert len(figures) == 22  # 11 figures, PNG and PDF
     for figure in figures:
         assert (tmp_path / figure).read_bytes() == (tiny_run / figure).read_bytes(), figure

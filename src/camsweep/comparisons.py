@@ -1,8 +1,9 @@
 """Paired comparisons of CAM methods on the same images: Wilcoxon signed-rank tests with Holm's correction.
 
 Input is a long per-image frame: one row per (image id, method, layer, condition) with metric columns.
-For every (condition, layer, metric) and every unordered pair of methods (``method_a`` < ``method_b`` in
-sorted order), the per-image differences d = metric(method_a) − metric(method_b) are tested.
+For every (condition, layer, metric) and every pair of methods (``method_a`` < ``method_b`` in sorted
+order; a method before the baseline it is compared with), the per-image differences
+d = metric(method_a) − metric(method_b) are tested.
 
 Conventions
 -----------
@@ -21,6 +22,9 @@ Conventions
   two-sided test can reach p < 0.05 at all (2 / 2⁶ ≈ 0.031; with five pairs the minimum is 0.0625).
 * **No difference.** With ``n ≥ min_pairs`` but every difference zero the test has nothing to rank;
   the row reports statistic 0 and p = 1 (no evidence of a difference) and counts in its family.
+* **Baselines.** Maps that know nothing (``baselines``, e.g. ``random``, ``centre``) are compared with
+  every method, the method as ``method_a`` (so a positive difference means the method scores higher than
+  the baseline), ``versus_baseline`` True; baselines are not compared with each other.
 * **Effect sizes.** ``median_difference`` and ``mean_difference`` over the ``n`` pairs (zeros included).
 * **Holm family.** By default one family per condition: all method pairs × metrics × layers tested
   under one (perturbation, severity, …) setting. A claim such as "under blur at severity 3, method A
@@ -46,7 +50,7 @@ import pandas as pd
 from scipy import stats
 
 RESULT_COLUMNS = (
-    "metric", "method_a", "method_b", "n", "n_nonzero", "median_difference", "mean_difference",
+    "metric", "method_a", "method_b", "versus_baseline", "n", "n_nonzero", "median_difference", "mean_difference",
     "statistic", "p_value", "p_holm", "significant",
 )
 
@@ -103,6 +107,14 @@ def _check_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
         raise ValueError(f"frame lacks columns {missing}")
 
 
+def method_pairs(methods: Sequence[str], baselines: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The pairs compared: every two methods in sorted order, then every method against every baseline
+    (method first); never two baselines."""
+    real = sorted(m for m in methods if m not in baselines)
+    present = sorted(b for b in methods if b in baselines)
+    return [*combinations(real, 2), *((method, baseline) for method in real for baseline in present)]
+
+
 def paired_comparisons(
     frame: pd.DataFrame,
     metrics: Sequence[str],
@@ -114,6 +126,7 @@ def paired_comparisons(
     family_keys: Sequence[str] | None = None,
     min_pairs: int = 6,
     alpha: float = 0.05,
+    baselines: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Wilcoxon signed-rank test of every pair of methods, per condition, layer and metric.
 
@@ -136,16 +149,17 @@ def paired_comparisons(
     rows = []
     for key, group in frame.groupby(group_keys, sort=True, dropna=False):
         key_values = dict(zip(group_keys, key, strict=True))
-        methods = sorted(group[method_column].unique())
+        pairs = method_pairs(group[method_column].unique(), baselines)
         for metric in metrics:
             # Image × method table in id order; an image a method lacks becomes NaN and drops out.
             table = group.pivot(index=id_column, columns=method_column, values=metric).sort_index()
-            for method_a, method_b in combinations(methods, 2):
+            for method_a, method_b in pairs:
                 a = table[method_a].to_numpy(dtype=float)
                 b = table[method_b].to_numpy(dtype=float)
                 both = np.isfinite(a) & np.isfinite(b)
                 test = signed_rank_test(a[both] - b[both], min_pairs)
-                rows.append({**key_values, "metric": metric, "method_a": method_a, "method_b": method_b, **test})
+                rows.append({**key_values, "metric": metric, "method_a": method_a, "method_b": method_b,
+                             "versus_baseline": method_b in baselines, **test})
 
     columns = [*group_keys, *RESULT_COLUMNS]
     if not rows:

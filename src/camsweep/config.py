@@ -34,6 +34,8 @@ def load_schema(path: str | os.PathLike) -> dict[str, Any]:
     definitions = schema.get("$defs", {})
     if "cam_method" in definitions:
         definitions["cam_method"]["enum"] = list(registry.names())
+    if "baseline_map" in definitions:
+        definitions["baseline_map"]["enum"] = list(registry.names(baseline=True))
     if "gradient_cam_method" in definitions:
         definitions["gradient_cam_method"]["enum"] = [
             name for name in registry.names("shared") if registry.get(name).needs_gradients
@@ -185,10 +187,12 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
             f"figures.example_method: {figures['example_method']!r} is not in cams.methods {methods}"
             f"{did_you_mean(figures['example_method'], methods)}"
         )
+    both = cam_methods(config)
     method_layers = config["cams"]["layers"]
     for method in method_layers:
-        if method not in methods:
-            problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods {methods}{did_you_mean(method, methods)}")
+        if method not in both:
+            problems.append(f"cams.layers.{method}: {method!r} is not in cams.methods or cams.baselines {both}"
+                            f"{did_you_mean(method, both)}")
     for name, model in config["models"].items():
         problems.extend(_check_initialisation(config, name, model))
         problems.extend(_check_checkpoint(name, model))
@@ -201,6 +205,7 @@ def check_semantics(config: dict[str, Any]) -> list[str]:
             layer_keys[f"models.{name}.train.attention.layer"] = attention["layer"]
             problems.extend(_check_attention(config, f"models.{name}.train.attention", attention))
         problems.extend(_check_model(name, model, layer_keys))
+        problems.extend(_check_blocks(config, name, model))
         for method, layers in method_layers.items():
             outside = [layer for layer in layers if layer not in model["cam_layers"]]
             if outside:
@@ -420,6 +425,13 @@ def randomise_from(config: dict[str, Any], model: str) -> str:
     return config["models"][model]["randomise_from"] or config["sanity"]["randomise_from"]
 
 
+def sanity_blocks(config: dict[str, Any], model: str) -> list[str] | None:
+    """The blocks of ``model``'s cascading randomisation test, top-down: its own blocks, else sanity's
+    (None: its top-level children, camsweep.sanity.top_level_blocks)."""
+    blocks = config["models"][model]["blocks"]
+    return blocks if blocks is not None else config["sanity"]["blocks"]
+
+
 def example_layer(config: dict[str, Any], model: str) -> str:
     """The example figure's layer for ``model``: figures.example_layer, or its example method's last layer."""
     return config["figures"]["example_layer"] or cam_layers(config, model, config["figures"]["example_method"])[-1]
@@ -432,6 +444,12 @@ def cam_settings(config: dict[str, Any], model: str | None = None) -> dict[str, 
     settings = {key: config["cams"][key] for key in ("batch_size", "memory_budget_mb", "scorecam_top_k")}
     layouts = config["models"][model].get("cam_layouts") if model is not None else None
     return canonical(settings | ({"layouts": layouts} if layouts else {}))
+
+
+def cam_methods(config: dict[str, Any]) -> list[str]:
+    """Every map the run computes and scores: ``cams.methods``, then the ``cams.baselines`` not among them."""
+    methods = list(config["cams"]["methods"])
+    return methods + [name for name in config["cams"]["baselines"] if name not in methods]
 
 
 def cam_layers(config: dict[str, Any], model: str, method: str) -> list[str]:
@@ -469,6 +487,21 @@ def _module_names(model: dict[str, Any]) -> set[str] | str:
 
 def _model_problem(name: str, reason: str) -> str:
     return f"models.{name}.{reason}" if reason.startswith("architecture") else f"models.{name}: {reason}"
+
+
+def _check_blocks(config: dict[str, Any], name: str, model: dict[str, Any]) -> list[str]:
+    """The sanity test's blocks must be modules of the model that own parameters (camsweep.sanity.block_modules)."""
+    blocks = sanity_blocks(config, name)
+    network = _network(model) if blocks else None
+    if network is None or isinstance(network, str):  # no blocks, or a model _check_model reports
+        return []
+    valid = [layer for layer, module in network.named_modules() if layer and next(module.parameters(), None) is not None]
+    unknown = [block for block in blocks if block not in valid]
+    if not unknown:
+        return []
+    key = f"models.{name}.blocks" if model["blocks"] is not None else "sanity.blocks"
+    return [f"{key}: {unknown} are not modules of models.{name} that own parameters; valid: {valid}"
+            f"{_suggestions(unknown, valid)}"]
 
 
 def _check_model(name: str, model: dict[str, Any], layer_keys: dict[str, str]) -> list[str]:

@@ -139,15 +139,43 @@ SANITY_COLUMNS = (
 
 
 def sanity_table(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: int, threshold: float) -> pd.DataFrame:
-    """Model-randomisation check: mean and CI of each per-image column of :data:`SANITY_COLUMNS` per
-    (dataset, model, method, layer), and ``fails_check`` (mean rank correlation above ``threshold``)."""
+    """Model-randomisation check, step 0 of the test (``frame``: the per-image rows of every variant and step):
+    mean and CI of each per-image column of :data:`SANITY_COLUMNS` per (dataset, model, method, layer), and
+    ``fails_check`` (mean rank correlation above ``threshold``)."""
     from camsweep import sanity  # torch-heavy; only this table needs it
 
+    frame = frame[(frame["variant"] == "cascading") & (frame["step"] == 0)]  # step 0 is alike in both variants
     keys = ["dataset", "model", "method", "layer"]
     verdicts = sanity.summarise(frame, keys, threshold).set_index(keys)["fails_check"]
     columns = tuple(metric for metric in SANITY_COLUMNS if metric in frame)
     table = grouped_mean_table(frame, keys, columns, settings, seed, "sanity").drop(columns="n_nan")
     table["fails_check"] = verdicts.loc[pd.MultiIndex.from_frame(table[keys])].to_numpy()
+    return table
+
+
+CASCADE_KEYS = ["dataset", "model", "method", "layer", "variant", "step", "block"]
+
+
+def cascading_randomisation_table(
+    frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: int, threshold: float
+) -> pd.DataFrame:
+    """The cascading and independent randomisation test (:mod:`camsweep.sanity`), per :data:`CASCADE_KEYS`:
+    ``n`` (images with a defined rank correlation), the mean rank correlation and the mean SSIM, each with its
+    bootstrap CI (``*_low``, ``*_high``), and ``fails_check`` (mean rank correlation above ``threshold``)."""
+    from camsweep import sanity
+
+    verdicts = sanity.summarise(frame, CASCADE_KEYS, threshold)  # sorted by the keys, as groupby is
+    rows = []
+    for values, group in frame.groupby(CASCADE_KEYS, sort=True):
+        keys = dict(zip(CASCADE_KEYS, values, strict=True)) | {"step": int(values[CASCADE_KEYS.index("step")])}
+        row = {**keys, "n": int(group["rank_correlation"].notna().sum())}
+        for metric in ("rank_correlation", "ssim"):
+            mean, low, high, _ = stats.mean_ci(group[metric].to_numpy(float), settings,
+                                               seeding.rng(seed, "cascading_randomisation", *keys.values(), metric))
+            row |= {f"mean_{metric}": mean, f"{metric}_low": low, f"{metric}_high": high}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["fails_check"] = verdicts["fails_check"].to_numpy()
     return table
 
 
@@ -237,8 +265,9 @@ def _report_statistic(metric: str):
 
 def report_columns(frame: pd.DataFrame, settings: stats.BootstrapSettings, seed: int, keys: tuple) -> dict[str, float]:
     """The classification report (:func:`camsweep.metrics.classification.report`) of one predictions frame:
-    each metric and its image-bootstrap CI (``<metric>_low``, ``<metric>_high``). A metric that is
-    infinite (discriminant power at sensitivity or specificity 1) or undefined has a NaN interval."""
+    each metric and its image-bootstrap CI (``<metric>_low``, ``<metric>_high``). Discriminant power is the
+    Haldane–Anscombe-corrected one, finite at sensitivity or specificity 0 or 1, so its interval is filled;
+    an undefined metric (a class absent from the images) has a NaN interval."""
     labels, probs = frame["label"].to_numpy(), probabilities_of(frame)
     row: dict[str, float] = {"n": len(frame)}
     for metric in REPORT_METRICS:

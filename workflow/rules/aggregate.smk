@@ -35,6 +35,8 @@ CORE_TABLES = (
             "results/tables/box_vs_mask.csv",
             "results/tables/method_comparisons.csv",
             "results/tables/sanity.csv",
+            "results/tables/cascading_randomisation.csv",
+            "results/tables/metric_reliability.csv",
             "results/tables/wsol.csv",
         ]
         if CLASSIFIED_DATASETS and MODELS
@@ -126,6 +128,7 @@ rule aggregate_cams:
     params:
         input_keys=list(CAM_SCORES.values()),
         aggregate=canonical(config["aggregate"]),
+        baselines=BASELINE_METHODS,
         seed=config["seed"],
     script:
         "../scripts/aggregate_cams.py"

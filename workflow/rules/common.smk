@@ -5,9 +5,10 @@ from pathlib import Path
 
 import camsweep.shards
 
-from camsweep.cams import SHARED_PASS_METHODS
+from camsweep.cams import BASELINES, SHARED_PASS_METHODS
 from camsweep.config import (
     cam_layers,
+    cam_methods,
     cam_settings,
     canonical,
     configured_classes,
@@ -15,6 +16,7 @@ from camsweep.config import (
     explains_imagenet,
     has_masks,
     randomise_from,
+    sanity_blocks,
     shortcut_synthetic,
     trains,
 )
@@ -36,7 +38,9 @@ MODELS = sorted(config["models"])
 # Models that predict the datasets' own classes (not a kept ImageNet head): accuracy and ROC-AUC apply.
 LABEL_MODELS = [m for m in MODELS if not explains_imagenet(config["models"][m])]
 TRAINED_MODELS = [m for m in MODELS if trains(config["models"][m])]
-CAM_METHODS = config["cams"]["methods"]
+# The configured methods and the baseline maps (cams.baselines), computed and scored alike.
+CAM_METHODS = cam_methods(config)
+BASELINE_METHODS = [m for m in CAM_METHODS if m in BASELINES]
 # The clean images are condition CLEAN = ("none", 0); perturbed conditions follow the config.
 CONDITIONS = [CLEAN] + [
     (name, severity)

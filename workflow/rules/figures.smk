@@ -1,6 +1,14 @@
 # Stage 8 — figures (PNG and PDF) per dataset and model, captioned for `snakemake --report`.
 
-FIGURES = ["training", "classification", "stability", "box_vs_mask", "examples"]
+FIGURES = [
+    "training",
+    "classification",
+    "stability",
+    "box_vs_mask",
+    "examples",
+    "metric_reliability",
+    "cascading_randomisation",
+]
 
 
 # Per (dataset, model), the figures that apply: no training curve without training, no classification
@@ -80,6 +88,7 @@ rule figure_stability:
         runtime=5,
     params:
         layers=lambda wc: config["models"][wc.model]["cam_layers"],
+        baselines=BASELINE_METHODS,
     script:
         "../scripts/figure_stability.py"
 
@@ -100,8 +109,35 @@ rule figure_box_vs_mask:
         runtime=5,
     params:
         layers=lambda wc: config["models"][wc.model]["cam_layers"],
+        baselines=BASELINE_METHODS,
     script:
         "../scripts/figure_box_vs_mask.py"
+
+
+rule figure_cascading_randomisation:
+    input:
+        "results/tables/cascading_randomisation.csv",
+    output:
+        **figure_outputs(
+            "cascading_randomisation",
+            "cascading_randomisation.rst",
+            "Core · 5 Faithfulness and sanity",
+        ),
+    log:
+        log_path("figure_cascading_randomisation", "dataset", "model"),
+    benchmark:
+        benchmark_path("figure_cascading_randomisation", "dataset", "model")
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        layers=lambda wc: config["models"][wc.model]["cam_layers"],
+        threshold=config["sanity"]["threshold"],
+        baselines=BASELINE_METHODS,
+    script:
+        "../scripts/figure_cascading_randomisation.py"
 
 
 rule figure_examples:

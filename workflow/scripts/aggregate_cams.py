@@ -16,5 +16,6 @@ with job_context(globals()) as job:
     io.save_csv(job.output.box_vs_mask, tables.box_vs_mask_table(table))
     per_image = pd.concat([condition.frame.assign(**condition.keys) for condition in conditions], ignore_index=True)
     condition_keys = ("dataset", "model", "perturbation", "severity")
-    io.save_csv(job.output.comparisons, comparisons.paired_comparisons(per_image, tables.SCORE_COLUMNS, condition_keys))
+    io.save_csv(job.output.comparisons, comparisons.paired_comparisons(
+        per_image, tables.SCORE_COLUMNS, condition_keys, baselines=list(job.params.baselines)))
     io.save_json(job.output.provenance, io.provenance(job.params.aggregate, seed=job.params.seed, inputs=sorted(job.input)))

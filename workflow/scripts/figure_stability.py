@@ -11,4 +11,4 @@ with job_context(globals()) as job:
     rows = table[(table["dataset"] == job.wildcards.dataset) & (table["model"] == job.wildcards.model)
                  & (table["metric"] == "cam_rmse")]
     title = f"{job.wildcards.model} on {job.wildcards.dataset}: how far maps move from the clean map"
-    plots.save(rmse_vs_severity(rows, job.params.layers, title), job.output.png, job.output.pdf)
+    plots.save(rmse_vs_severity(rows, job.params.layers, title, job.params.baselines), job.output.png, job.output.pdf)

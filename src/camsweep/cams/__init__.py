@@ -12,7 +12,9 @@ normalise; see :mod:`camsweep.maps`). ``images`` are preprocessed model inputs (
 * ``eigencam`` (:mod:`~camsweep.cams.eigen`): from the same forward pass, class-agnostic;
 * ``scorecam`` (:mod:`~camsweep.cams.score`): masked re-runs in memory-budgeted batches;
 * ``ablationcam`` (:mod:`~camsweep.cams.ablation`): closed form or tail-only re-runs after a
-  ``torch.fx`` cut.
+  ``torch.fx`` cut;
+* baselines ``random``, ``centre``, ``uniform`` (:mod:`~camsweep.cams.baselines`): maps that know nothing,
+  on the layer's grid, from the same forward pass.
 
 Layers may output (N, C, h, w), channels-last (N, h, w, C) or token sequences (N, L, C); each is read as
 (N, C, h, w) through its layout (:mod:`~camsweep.cams.layouts`), and a layout that cannot be settled
@@ -47,9 +49,11 @@ SHARED_PASS_METHODS = registry.names("shared")
 # Each of these re-runs the network: passes (and a workflow job) of its own.
 RERUN_METHODS = registry.names("rerun")
 GRADIENT_METHODS = tuple(name for name in SHARED_PASS_METHODS if registry.get(name).needs_gradients)
+# Maps that know nothing (camsweep.cams.baselines), shown beside the methods in every table.
+BASELINES = registry.names(baseline=True)
 
 __all__ = [
-    "METHODS", "GRADIENT_METHODS", "RERUN_METHODS", "SHARED_PASS_METHODS", "CamSettings", "ClassTargets",
+    "BASELINES", "METHODS", "GRADIENT_METHODS", "RERUN_METHODS", "SHARED_PASS_METHODS", "CamSettings", "ClassTargets",
     "RegionTargets", "compute", "compute_many", "maps_by_method",
 ]
 
@@ -117,7 +121,8 @@ def _shared_pass(
         for layer in modules:
             a = activations[layer].float()
             gradients = grads[layer].float() if method.needs_gradients else None
-            result[method.name][layer] = method.implementation(a, gradients)
+            extra = (batch,) if method.needs_inputs else ()
+            result[method.name][layer] = method.implementation(a, gradients, *extra)
     return result
 
 

@@ -13,7 +13,9 @@ them into jobs (``SHARED_PASS_METHODS`` / ``RERUN_METHODS``, read by ``workflow/
   ``run(batch, targets) → {layer: (N, h, w)}``.
 
 Maps are returned after the method's final ReLU. ``needs_targets=False`` marks a class-agnostic method,
-which may run with ``targets=None``.
+which may run with ``targets=None``; ``needs_inputs=True`` hands a shared method the batch's model inputs as
+a third argument; ``baseline=True`` marks a map that knows nothing (:mod:`~camsweep.cams.baselines`), which
+tables show beside the methods and comparisons test every method against.
 
 Adding a method takes this one module: write its implementation (a shared map function or a rerun
 ``prepare``) and declare it with one ``Method(...)`` line in ``_BUILT_IN`` below. ``compute`` /
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import nn
 
-from camsweep.cams import ablation, eigen, fusion, gradient, layouts, score
+from camsweep.cams import ablation, baselines, eigen, fusion, gradient, layouts, score
 from camsweep.cams.targets import Targets
 
 if TYPE_CHECKING:
@@ -57,12 +59,16 @@ class Method:
     implementation: SharedMap | RerunPrepare
     needs_gradients: bool = True  # shared methods: the pass must backpropagate the targets' scores
     needs_targets: bool = True  # False: class-agnostic, runs without targets
+    needs_inputs: bool = False  # shared methods: implementation(A, G, inputs), the batch's model inputs
+    baseline: bool = False  # a map that knows nothing (camsweep.cams.baselines): scores are read against it
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"CAM method {self.name!r}: unknown kind {self.kind!r}; valid: {', '.join(KINDS)}")
         if self.needs_gradients and not self.needs_targets:
             raise ValueError(f"CAM method {self.name!r}: gradients need targets to differentiate")
+        if self.needs_inputs and self.kind != "shared":
+            raise ValueError(f"CAM method {self.name!r}: only shared methods take the inputs (rerun ones run the model)")
 
 
 def _score_cam(model: nn.Module, layers: Sequence[str], settings: CamSettings) -> RerunBatch:
@@ -92,6 +98,8 @@ _BUILT_IN = (
            needs_targets=False),
     Method("scorecam", "rerun", _score_cam),
     Method("ablationcam", "rerun", _ablation_cam),
+    *(Method(name, "shared", function, needs_gradients=False, needs_targets=False, needs_inputs=True, baseline=True)
+      for name, function in baselines.METHODS.items()),
 )
 
 _METHODS: dict[str, Method] = {}
@@ -117,9 +125,10 @@ def get(name: str) -> Method:
         raise ValueError(f"unknown CAM method {name!r}; valid: {', '.join(_METHODS)}") from None
 
 
-def names(kind: str | None = None) -> tuple[str, ...]:
-    """Every registered method's name (of ``kind``, if given), in registration order."""
-    return tuple(name for name, method in _METHODS.items() if kind is None or method.kind == kind)
+def names(kind: str | None = None, baseline: bool | None = None) -> tuple[str, ...]:
+    """Every registered method's name (of ``kind``, and baseline or not, if given), in registration order."""
+    return tuple(name for name, method in _METHODS.items()
+                 if (kind is None or method.kind == kind) and (baseline is None or method.baseline == baseline))
 
 
 for _method in _BUILT_IN:

@@ -15,6 +15,16 @@ from camsweep import io  # noqa: E402
 _METADATA = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None}}
 
 
+def method_order(methods, baselines=()) -> list[str]:
+    """Methods sorted, then the baseline maps (which every method is read against) in their given order."""
+    present = set(methods)
+    return sorted(present - set(baselines)) + [b for b in baselines if b in present]
+
+
+def method_title(method: str, baselines=()) -> str:
+    return f"{method} (baseline)" if method in baselines else method
+
+
 def save(figure: plt.Figure, *paths: str | os.PathLike) -> None:
     """Save ``figure`` to each path (format from the suffix), atomically, then close it."""
     for path in paths:

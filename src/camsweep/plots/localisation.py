@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from camsweep.plots import method_order, method_title
 from matplotlib.patches import Patch
 
 COLOURS = {"box": "tab:orange", "mask": "tab:blue"}
 
 
-def box_vs_mask_bars(table: pd.DataFrame, layers: list[str], title: str) -> plt.Figure:
+def box_vs_mask_bars(table: pd.DataFrame, layers: list[str], title: str, baselines: Sequence[str] = ()) -> plt.Figure:
     """``table``: rows of tables.box_vs_mask_table for one dataset and model.
     Rows of panels = methods, columns = layers; per metric a box bar and a mask bar."""
-    methods = sorted(table["method"].unique())
+    methods = method_order(table["method"].unique(), baselines)
     figure, axes = plt.subplots(
         len(methods), len(layers), figsize=(3.6 * len(layers), 3.4 * len(methods)), sharey=True, squeeze=False,
         layout="constrained",
@@ -22,7 +26,7 @@ def box_vs_mask_bars(table: pd.DataFrame, layers: list[str], title: str) -> plt.
         for column, layer in enumerate(layers):
             axis = axes[row, column]
             rows = table[(table["method"] == method) & (table["layer"] == layer)]
-            axis.set_title(f"{method} · {layer}", fontsize=9)
+            axis.set_title(f"{method_title(method, baselines)} · {layer}", fontsize=9)
             axis.set_ylim(0, 1.05)
             if rows.empty:  # the method is configured for fewer layers (cams.layers)
                 axis.text(0.5, 0.5, "not computed\nfor this layer", ha="center", va="center", transform=axis.transAxes,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import pandas as pd
+
+from camsweep.plots import method_order, method_title
 
 from camsweep.perturb import CLEAN
 
 
-def rmse_vs_severity(table: pd.DataFrame, layers: list[str], title: str) -> plt.Figure:
+def rmse_vs_severity(table: pd.DataFrame, layers: list[str], title: str, baselines: Sequence[str] = ()) -> plt.Figure:
     """``table``: cam_rmse rows of tables.cam_metric_table for one dataset and model.
     Rows of panels = CAM methods, columns = perturbations, one line per layer."""
-    methods = sorted(table["method"].unique())
+    methods = method_order(table["method"].unique(), baselines)
     perturbations = sorted(p for p in table["perturbation"].unique() if p != CLEAN[0])
     figure, axes = plt.subplots(
         len(methods), max(1, len(perturbations)), figsize=(3.2 * max(1, len(perturbations)), 2.8 * len(methods)),
@@ -25,7 +29,7 @@ def rmse_vs_severity(table: pd.DataFrame, layers: list[str], title: str) -> plt.
                              & table["perturbation"].isin([CLEAN[0], perturbation])].sort_values("severity")
                 line, = axis.plot(rows["severity"], rows["mean"], "-o", markersize=3, label=layer)
                 axis.fill_between(rows["severity"], rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.15)
-            axis.set_title(f"{method} · {perturbation}", fontsize=9)
+            axis.set_title(f"{method_title(method, baselines)} · {perturbation}", fontsize=9)
             axis.grid(alpha=0.3)
             if row == len(methods) - 1:
                 axis.set_xlabel("severity")
