@@ -45,3 +45,12 @@ def test_table1_rows_pair_the_corrected_and_seed_metric_of_clean_images():
     assert row["corrected"] == by_metric.at["le_box", "mean"] and row["seed"] == by_metric.at["le_box_seed", "mean"]
     assert row["published"] == box_vs_mask.PUBLISHED["LE"]
     assert tables.side_by_side(table, box_vs_mask.TABLE1, ("corrected", "seed"))[0]["metric"] == "LE"
+
+
+def test_no_published_value_beside_a_baseline_map():
+    table = _cam_table(np.random.default_rng(2))
+    table["method"] = table["method"].replace({"gradcam++": "centre"})
+    result = box_vs_mask.table1(table, {"resnet18": "timm/legacy_xception"}, baselines=("random", "centre"))
+    assert result.loc[result["method"] == "centre", "published"].isna().all()
+    study = result[result["method"] == "gradcam"]
+    assert (study["published"] == study["metric"].map(box_vs_mask.PUBLISHED)).all()

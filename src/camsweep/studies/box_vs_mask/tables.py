@@ -4,6 +4,8 @@ own network (like for like)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import math
 
 import pandas as pd
@@ -27,22 +29,29 @@ def is_published_network(architecture: str) -> bool:
     return architecture.partition(".")[0] == PUBLISHED_NETWORK
 
 
-def table1(cam_table: pd.DataFrame, architectures: dict[str, str] | None = None) -> pd.DataFrame:
+def table1(
+    cam_table: pd.DataFrame, architectures: dict[str, str] | None = None, baselines: Sequence[str] = ()
+) -> pd.DataFrame:
     """The study's Table 1 on clean images: each metric corrected and seed-compatible side by side.
 
     With ``architectures`` (model name → architecture, the config's; the workflow passes them) each row gets
     its model's ``architecture``, and the published value sits beside the rows of the study's network only
     (:data:`PUBLISHED_NETWORK`; like for like, and comparable only on the study's 78 Oxford-IIIT Pet images):
     NaN beside other networks, whose numbers it does not describe. Without, every row gets it, for orientation.
+    Rows of the ``baselines`` (maps that know nothing) never get it: the study published a method's scores.
     """
     rows = tables.side_by_side(cam_table, TABLE1, ("corrected", "seed"))
+
+    def published(row: dict, network: bool = True) -> float:
+        return PUBLISHED[row["metric"]] if network and row["method"] not in baselines else math.nan
+
     if architectures is None:
-        return pd.DataFrame([{**row, "published": PUBLISHED[row["metric"]]} for row in rows])
+        return pd.DataFrame([{**row, "published": published(row)} for row in rows])
     unknown = sorted({row["model"] for row in rows} - set(architectures))
     if unknown:
         raise ValueError(f"models {unknown} of the CAM table have no architecture in {sorted(architectures)}")
     return pd.DataFrame([
         {**row, "architecture": architectures[row["model"]],
-         "published": PUBLISHED[row["metric"]] if is_published_network(architectures[row["model"]]) else math.nan}
+         "published": published(row, is_published_network(architectures[row["model"]]))}
         for row in rows
     ])
