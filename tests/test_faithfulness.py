@@ -20,6 +20,7 @@ from torch import nn
 
 from camsweep import maps as saliency_maps, regions
 from camsweep.metrics import faithfulness as faith
+from camsweep.metrics import faithfulness_frame
 
 
 class MeanModel:
@@ -380,13 +381,13 @@ def test_per_image_scores_frame(shapes_split):
     maps = {"layer4": np.random.default_rng(0).random((3, 3, 3), dtype=np.float32), "targets": np.array([0, 1, 2])}
     options = {"steps": 4, "batch_size": 2, "insertion_canvas": "blurred", "deletion_canvas": "constant",
                "road": {"percentages": [20, 80], "noise": 0.01}}
-    frame = faith.per_image_scores(model, spec, split.images, maps, split.ids, ["layer4"], options,
+    frame = faithfulness_frame.per_image_scores(model, spec, split.images, maps, split.ids, ["layer4"], options,
                                           LocalisationSettings(), seed=0)
     assert list(frame.columns) == ["id", "layer", "target", "average_drop", "increase_in_confidence", "insertion_auc",
                                    "deletion_auc", "saliency_metric", "road_morf", "road_lerf", "road_gap"]
     assert frame["id"].tolist() == split.ids.astype(str).tolist() and frame["target"].tolist() == [0, 1, 2]
     assert frame["insertion_auc"].between(0, 1).all() and frame[["road_morf", "road_lerf"]].stack().between(0, 1).all()
     np.testing.assert_allclose(frame["road_gap"], frame["road_lerf"] - frame["road_morf"])
-    empty = faith.per_image_scores(model, spec, split.images, maps, split.ids, [], options, LocalisationSettings(),
+    empty = faithfulness_frame.per_image_scores(model, spec, split.images, maps, split.ids, [], options, LocalisationSettings(),
                                    seed=0)
     assert list(empty.columns) == list(frame.columns) and empty.empty

@@ -27,7 +27,7 @@ LAYERS = (
     (
         "camsweep.inference", "camsweep.predictions", "camsweep.scoring", "camsweep.sanity", "camsweep.comparisons",
         "camsweep.tables", "camsweep.augment", "camsweep.attention", "camsweep.segmented_regions", "camsweep.shards",
-        "camsweep.jobs", "camsweep.training_runs", "camsweep.config",
+        "camsweep.jobs", "camsweep.training_runs", "camsweep.config", "camsweep.reliability",
     ),
     ("camsweep.plots",),
     ("camsweep.studies",),

@@ -191,13 +191,14 @@ def test_changing_one_severity_list_recomputes_only_that_branch(tiny_run):
     changed["perturbations"]["contrast"] = [2, 4]
     (tiny_run / "changed.yaml").write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(tiny_run, "--dry-run", config="changed.yaml"))
-    # The perturbed conditions' jobs and the scores rerun; every clean artifact (and so the sanity check and
-    # faithfulness) is left alone.
+    # The perturbed conditions' jobs and the scores (of the 5 methods and 3 baselines) rerun, and the metric
+    # reliability, which reads stability across severities; every clean artifact (and so the sanity check,
+    # the randomised maps' scores and faithfulness) is left alone.
     assert jobs == {
-        "perturb": 1, "predict": 1, "cam_shared": 1, "cam_rerun": 2, "score_cams": 5,
-        "aggregate_classification": 1, "aggregate_cams": 1, "aggregate_wsol": 1,
+        "perturb": 1, "predict": 1, "cam_shared": 1, "cam_rerun": 2, "score_cams": 8,
+        "aggregate_classification": 1, "aggregate_cams": 1, "aggregate_wsol": 1, "metric_reliability": 1,
         "figure_classification": 1, "figure_stability": 1, "figure_box_vs_mask": 1, "figure_examples": 1,
-        "box_vs_mask_table": 1, "all": 1,
+        "figure_metric_reliability": 1, "box_vs_mask_table": 1, "all": 1,
     }
 
 

@@ -2,7 +2,7 @@
 
 from camsweep import io, jobs
 from camsweep.data import check_ids
-from camsweep.metrics import faithfulness
+from camsweep.metrics import faithfulness_frame
 from camsweep.metrics.localisation import LocalisationSettings
 from camsweep.scripting import job_context
 
@@ -11,7 +11,7 @@ with job_context(globals()) as job:
     inputs = jobs.load(job)  # the model and this job's shard of the test split (all of it when unsharded)
     maps, _ = io.load_npz(job.input.maps)
     check_ids(maps["ids"], inputs.split, job.input.maps)
-    frame = faithfulness.per_image_scores(
+    frame = faithfulness_frame.per_image_scores(
         inputs.model, inputs.spec, inputs.images(), maps, inputs.split.ids, job.params.layers, options,
         LocalisationSettings.from_config(job.params.metrics), seed=job.params.seed,
     )

@@ -4,7 +4,7 @@ trained model — what each metric says about a map that no longer explains the 
 
 from camsweep import io, jobs, scoring
 from camsweep.data import check_ids
-from camsweep.metrics import faithfulness
+from camsweep.metrics import faithfulness_frame
 from camsweep.metrics.localisation import LocalisationSettings
 from camsweep.scripting import job_context
 
@@ -21,7 +21,7 @@ with job_context(globals()) as job:
         settings, job.params.metrics["stability_scale"], targets=randomised["targets"],
     )
     if job.params.faithfulness_layers:
-        scored = faithfulness.per_image_scores(
+        scored = faithfulness_frame.per_image_scores(
             inputs.model, inputs.spec, inputs.images(), randomised, inputs.split.ids, job.params.faithfulness_layers,
             job.params.faithfulness, settings, seed=job.params.seed,
         )

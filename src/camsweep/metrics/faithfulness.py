@@ -73,23 +73,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from camsweep import maps as saliency_maps
-from camsweep.metrics import localisation
-from camsweep.metrics.localisation import LocalisationSettings
-from camsweep.metrics.registry import FAITHFULNESS_COLUMNS
-from camsweep.models import classifiers
-from camsweep.models import module_device
-from camsweep.models.classifiers import ClassifierSpec
 
 log = logging.getLogger(__name__)
 
@@ -444,65 +436,3 @@ def saliency_metric(
     )
     score = torch.log(area.clamp(min=area_floor)) - torch.log(crop_probability)
     return SaliencyScores(score.numpy(), area.numpy(), crop_probability.numpy())
-
-
-# ------------------------------------------------------------------------------------- a model's per-image table
-
-
-def per_image_scores(
-    model: torch.nn.Module,
-    spec: ClassifierSpec,
-    images: np.ndarray,
-    maps: Mapping[str, np.ndarray],
-    ids: np.ndarray,
-    layers: Sequence[str],
-    options: Mapping[str, Any],
-    settings: LocalisationSettings,
-    *,
-    seed: int,
-) -> pd.DataFrame:
-    """Every metric above and ROAD (:mod:`camsweep.metrics.road`) for each image and layer of one method's
-    maps: columns id, layer, target and ``FAITHFULNESS_COLUMNS``, layer by layer.
-
-    ``images`` are the uint8 images the maps explain, ``maps`` holds each layer's maps at layer resolution
-    and their ``targets``; ``options`` is the config's ``faithfulness`` section (steps, batch_size, the
-    insertion and deletion canvases and ROAD's percentages and noise; ``seed`` and the ids key ROAD's
-    noise). The model sees the perturbed pixels through the second step of its own preprocessing
-    (:func:`camsweep.models.classifiers.normalise`); the saliency metric's boxes come from the thresholded
-    maps (``settings``).
-    """
-    from camsweep.metrics import road  # road builds on this module's checks and batching: imported here, not above
-
-    model.eval()
-    device = module_device(model)
-    pixels = classifiers.unit_range(images)
-
-    def probabilities(derived: Tensor) -> Tensor:  # pixels in [0, 1], as the metrics perturb them
-        return torch.softmax(model(classifiers.normalise(derived, spec).to(device)).float(), dim=1).cpu()
-
-    targets = torch.as_tensor(maps["targets"])
-    batch_size = options["batch_size"]
-    curves = {"steps": options["steps"], "batch_size": batch_size}
-    frames = []
-    with torch.inference_mode():
-        for layer in layers:
-            upsampled = saliency_maps.upsample(maps[layer], tuple(pixels.shape[2:]))
-            change = confidence_change(probabilities, pixels, upsampled, targets, batch_size=batch_size)
-            inserted = insertion(probabilities, pixels, upsampled, targets, canvas=options["insertion_canvas"], **curves)
-            deleted = deletion(probabilities, pixels, upsampled, targets, canvas=options["deletion_canvas"], **curves)
-            _, boxes = localisation.predicted_regions(saliency_maps.normalise(upsampled), settings)
-            saliency = saliency_metric(probabilities, pixels, boxes, targets, batch_size=batch_size)
-            road_curves = road.road(probabilities, pixels, upsampled, targets, **options["road"], seed=seed, ids=ids,
-                                    batch_size=batch_size)
-            frames.append(pd.DataFrame({
-                "id": ids.astype(str), "layer": layer, "target": targets.numpy(),
-                "average_drop": change.drop, "increase_in_confidence": change.increase,
-                "insertion_auc": inserted.auc, "deletion_auc": deleted.auc, "saliency_metric": saliency.score,
-                "road_morf": road_curves.morf, "road_lerf": road_curves.lerf, "road_gap": road_curves.gap,
-            }))
-            log.info("%s: average drop %.3f, insertion %.3f, deletion %.3f, ROAD MoRF %.3f, LeRF %.3f", layer,
-                     change.drop.mean(), inserted.auc.mean(), deleted.auc.mean(), road_curves.morf.mean(),
-                     road_curves.lerf.mean())
-    columns = ["id", "layer", "target", *FAITHFULNESS_COLUMNS]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return frame[columns]
