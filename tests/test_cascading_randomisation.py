@@ -12,17 +12,9 @@ import yaml
 from torch import nn
 
 from camsweep import config, sanity, stats, tables
+from test_sanity import Gain
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class Gain(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.gain = nn.Parameter(torch.ones(channels, 1, 1))
-
-    def forward(self, x):
-        return x * self.gain
 
 
 class Stack(nn.Module):

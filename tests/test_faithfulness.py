@@ -42,8 +42,8 @@ def grey(*rows: list[float]) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float64).expand(1, 3, -1, -1).clone()
 
 
-def tiny_cnn(seed: int = 0, classes: int = 5):
-    """A random float64 CNN wrapped as a probability function; logits scaled up so curves move."""
+def tiny_net(seed: int = 0, classes: int = 5) -> nn.Sequential:
+    """A random float64 CNN, logits scaled up so the curves move."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = nn.Sequential(
@@ -51,6 +51,12 @@ def tiny_cnn(seed: int = 0, classes: int = 5):
         ).double().eval()
         with torch.no_grad():
             net[-1].weight.mul_(20)
+    return net.requires_grad_(False)
+
+
+def tiny_cnn(seed: int = 0, classes: int = 5):
+    """:func:`tiny_net` wrapped as a probability function."""
+    net = tiny_net(seed, classes)
 
     @torch.no_grad()
     def probabilities(batch: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from camsweep import config, seeding
 from camsweep.data import synthetic
 from camsweep.metrics import road
 from camsweep.models import classifiers
+from test_faithfulness import tiny_net
 
 
 class ChangedPixels:
@@ -226,18 +227,6 @@ def test_config_defaults_and_validation():
 # pytorch-grad-cam passes torch tensors to NumPy functions, through torch's __array_wrap__, which NumPy 2
 # deprecates: its warning, not ours.
 THEIR_NUMPY_CALLS = pytest.mark.filterwarnings("ignore:__array_wrap__ must accept context:DeprecationWarning")
-
-
-def tiny_net(seed: int = 0, classes: int = 5) -> nn.Sequential:
-    """A random float64 CNN, logits scaled up so the curves move."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        net = nn.Sequential(
-            nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, classes),
-        ).double().eval()
-        with torch.no_grad():
-            net[-1].weight.mul_(20)
-    return net.requires_grad_(False)
 
 
 def tiny_cnn(seed: int = 0, classes: int = 5):
