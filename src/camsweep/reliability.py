@@ -82,10 +82,8 @@ def _resampled_rank_biserial(differences: np.ndarray):
     negative[np.arange(count), groups] = signs < 0
 
     def statistic(index: np.ndarray) -> np.ndarray:
-        rows = np.atleast_2d(index)
-        offsets = np.arange(len(rows))[:, None] * count
-        weights = np.bincount((rows + offsets).ravel(), minlength=len(rows) * count).reshape(len(rows), count)
-        above, below = weights.astype(np.float64) @ positive, weights.astype(np.float64) @ negative
+        weights = stats.resample_counts(np.atleast_2d(index), count)
+        above, below = weights @ positive, weights @ negative
         copies = above + below  # zero differences belong to neither: they are dropped, as in rank_biserial
         ranks = np.cumsum(copies, axis=-1) - copies + (copies + 1) / 2
         plus, minus = (ranks * above).sum(axis=-1), (ranks * below).sum(axis=-1)

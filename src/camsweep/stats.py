@@ -21,13 +21,25 @@ class BootstrapSettings:
     confidence: float = 0.95
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values[np.isfinite(values)]
+
+
+def resample_counts(index: np.ndarray, count: int) -> np.ndarray:
+    """How often each of ``count`` images occurs in each resample: index (B, n) of image positions →
+    float64 counts (B, count), so that a statistic of sums over a resample is one matrix product."""
+    offsets = np.arange(len(index))[:, None] * count
+    counts = np.bincount((index + offsets).ravel(), minlength=len(index) * count).reshape(len(index), count)
+    return counts.astype(np.float64)  # float @ float: BLAS
+
+
 def mean_ci(values: np.ndarray, settings: BootstrapSettings, rng: np.random.Generator) -> tuple[float, float, float, int]:
     """(mean, CI low, CI high, n) over the finite values; NaN values are excluded and not counted in n.
 
     No finite values → all NaN, n = 0. One value or all values equal → the interval collapses to it.
     """
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
+    finite = _finite(values)
     n = len(finite)
     if n == 0:
         return float("nan"), float("nan"), float("nan"), 0
@@ -86,9 +98,7 @@ def summed_statistic_ci(
 
     def from_index(index: np.ndarray) -> np.ndarray:
         rows = np.atleast_2d(index)
-        offsets = np.arange(len(rows))[:, None] * count
-        weights = np.bincount((rows + offsets).ravel(), minlength=len(rows) * count).reshape(len(rows), count)
-        sums = (weights.astype(np.float64) @ flat).reshape(len(rows), *shape)  # float @ float: BLAS
+        sums = (resample_counts(rows, count) @ flat).reshape(len(rows), *shape)
         return statistic(sums if index.ndim > 1 else sums[0])
 
     return statistic_ci(from_index, (np.arange(count),), settings, rng)
@@ -98,8 +108,7 @@ def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, flo
     """(mean, CI low, CI high, n) of the finite values by Student's t: mean ± t_{(1+confidence)/2, n−1}·s/√n,
     s the sample standard deviation (ddof 1). For a few independent replicates (e.g. training seeds), where
     a bootstrap over so few values would be meaningless. Fewer than two finite values → NaN interval."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
+    finite = _finite(values)
     n = len(finite)
     if n == 0:
         return float("nan"), float("nan"), float("nan"), 0
